@@ -1,0 +1,83 @@
+"""graflow-celery: Graflow workflows (``a >> (b | c) >> d``, dynamic tasks, loops, goto, group
+policies) that run in-process or on ordinary Celery workers over Redis."""
+
+from graflow_celery.backends import memory as _memory_backend  # noqa: F401 - registers "memory"
+from graflow_celery.channels import Channel, MemoryChannel, TypedChannel
+from graflow_celery.core.composition import Chain, Executable, ParallelGroup, chain, parallel
+from graflow_celery.core.context import ExecutionContext
+from graflow_celery.core.engine import WorkflowEngine
+from graflow_celery.core.graph import TaskGraph
+from graflow_celery.core.policies import (
+    AtLeastNGroupPolicy,
+    BestEffortGroupPolicy,
+    CriticalGroupPolicy,
+    GroupPolicy,
+    MemberOutcome,
+    StrictGroupPolicy,
+)
+from graflow_celery.core.retry import RetryPolicy
+from graflow_celery.core.task import TaskWrapper, task
+from graflow_celery.core.task_context import TaskContext, TaskExecutionContext
+from graflow_celery.core.workflow import WorkflowContext, workflow
+from graflow_celery.errors import (
+    ConfigurationError,
+    CycleLimitExceededError,
+    DuplicateTaskError,
+    GraflowError,
+    GraphDefinitionError,
+    MaxStepsExceededError,
+    NotImportableError,
+    ParallelGroupError,
+    RemoteError,
+    SerializationError,
+    TaskError,
+    WorkflowCancelledError,
+    WorkflowRuntimeError,
+    WorkflowTimeoutError,
+)
+from graflow_celery.serialization import SignedPickleSerializer, TaggedJSONSerializer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AtLeastNGroupPolicy",
+    "BestEffortGroupPolicy",
+    "Chain",
+    "Channel",
+    "ConfigurationError",
+    "CriticalGroupPolicy",
+    "CycleLimitExceededError",
+    "DuplicateTaskError",
+    "Executable",
+    "ExecutionContext",
+    "GraflowError",
+    "GraphDefinitionError",
+    "GroupPolicy",
+    "MaxStepsExceededError",
+    "MemberOutcome",
+    "MemoryChannel",
+    "NotImportableError",
+    "ParallelGroup",
+    "ParallelGroupError",
+    "RemoteError",
+    "RetryPolicy",
+    "SerializationError",
+    "SignedPickleSerializer",
+    "StrictGroupPolicy",
+    "TaggedJSONSerializer",
+    "TaskContext",
+    "TaskError",
+    "TaskExecutionContext",
+    "TaskGraph",
+    "TaskWrapper",
+    "TypedChannel",
+    "WorkflowCancelledError",
+    "WorkflowContext",
+    "WorkflowEngine",
+    "WorkflowRuntimeError",
+    "WorkflowTimeoutError",
+    "chain",
+    "parallel",
+    "task",
+    "workflow",
+]

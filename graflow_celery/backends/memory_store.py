@@ -1,0 +1,201 @@
+"""Run state for the in-process backend: Python objects under one lock.
+
+``apply`` mirrors the Redis backend's ``apply_transition.lua`` step for step; the contract tests
+run every semantic test on both so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from graflow_celery.core.engine import all_nodes
+from graflow_celery.core.graph import TaskGraph
+from graflow_celery.core.steps import (
+    FINISHED,
+    ROOT_SCOPE,
+    Applied,
+    BranchOutcome,
+    NewStep,
+    RunStatus,
+    Step,
+    StepStart,
+    Transition,
+)
+from graflow_celery.core.errors_record import short_message
+
+
+@dataclass
+class _Barrier:
+    node: str
+    scope: str  # the scope the group step itself runs in
+    outcomes: list[BranchOutcome | None]
+    done: int = 0
+
+
+@dataclass
+class _Scope:
+    inflight: int = 0
+    last_result: bytes | None = None
+    error: str | None = None
+
+
+@dataclass
+class _State:
+    status: RunStatus = "pending"
+    error: dict[str, Any] | None = None
+    seq: int = 0
+    applied: set[str] = field(default_factory=set)
+    outbox: dict[str, list[Step]] = field(default_factory=dict)
+    results: dict[str, bytes] = field(default_factory=dict)
+    last_result: bytes | None = None
+    tokens: dict[str, dict[str, int]] = field(default_factory=dict)
+    scopes: dict[str, _Scope] = field(default_factory=dict)
+    barriers: dict[str, _Barrier] = field(default_factory=dict)
+
+
+class MemoryRunStore:
+    def __init__(self, run_id: str, graph: TaskGraph) -> None:
+        self.run_id = run_id
+        self._graph = graph  # the run's own copy: nodes added at run time go here
+        self._s = _State()
+        self._lock = threading.Lock()
+        self._finished = threading.Event()
+
+    def _alloc(self, new: NewStep, scope: str, barrier: str = "") -> Step:
+        self._s.seq += 1
+        return Step(str(self._s.seq), new.node, scope, new.phase, new.cycle, new.data, barrier=barrier)
+
+    def _finish(self, status: RunStatus, error: dict[str, Any] | None) -> None:
+        self._s.status = status
+        self._s.error = error
+        self._finished.set()
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def create(self, first: NewStep) -> Step:
+        with self._lock:
+            self._s.status = "running"
+            self._s.scopes[ROOT_SCOPE] = _Scope(inflight=1)
+            return self._alloc(first, ROOT_SCOPE)
+
+    def begin(self, step: Step) -> StepStart:
+        with self._lock:
+            if step.id in self._s.applied:
+                return StepStart(self._s.status, list(self._s.outbox.get(step.id, [])))
+            return StepStart(self._s.status, None)
+
+    def apply(self, t: Transition) -> Applied:  # noqa: C901 - one block per counter, as in the Lua
+        s = self._s
+        step = t.step
+        with self._lock:
+            if step.id in s.applied:
+                return Applied(False, list(s.outbox.get(step.id, [])))
+            s.applied.add(step.id)
+            scope = s.scopes[step.scope]
+            if t.kind == "completed":
+                s.results[step.node] = t.result or b"null"
+                s.last_result = t.result
+                scope.last_result = t.result
+            elif t.kind == "failed" and t.error is not None and scope.error is None:
+                scope.error = short_message(t.error)
+            for executable in t.new_nodes:
+                for node, owner in all_nodes(executable):
+                    self._graph.add_node(node)
+                    if owner is not None:
+                        self._graph.set_owner(node.task_id, owner)
+            if t.run_end is not None and s.status == "running":
+                self._finish("completed" if t.run_end == "terminated" else t.run_end,
+                             None if t.run_end == "terminated" else t.error)
+            ready: list[Step] = []
+            if s.status == "running":
+                ready += [self._alloc(n, step.scope) for n in t.enqueue]
+                for d in t.deliver:
+                    tokens = s.tokens.setdefault(d.node, {})
+                    tokens[d.src] = tokens.get(d.src, 0) + 1
+                    if all(tokens.get(src, 0) > 0 for src in d.required):
+                        for src in d.required:
+                            tokens[src] -= 1
+                        ready.append(self._alloc(NewStep(d.node), step.scope))
+                scope.inflight += len(ready) - (0 if t.launch else 1)
+                if t.launch:
+                    s.barriers[step.id] = _Barrier(step.node, step.scope, [None] * len(t.launch))
+                    for i, entry in enumerate(t.launch):
+                        branch = f"{step.id}/{i}"
+                        s.scopes[branch] = _Scope(inflight=1)
+                        ready.append(self._alloc(NewStep(entry), branch))
+                judge = self._scope_finished(step.scope)
+                if judge is not None:
+                    ready.append(judge)
+            s.outbox[step.id] = ready
+            return Applied(True, list(ready))
+
+    def _scope_finished(self, scope_id: str) -> Step | None:
+        """If the scope has nothing in flight: finish the run, or report the branch to its barrier
+        and, when it is the last, return the group's judge step."""
+        s = self._s
+        scope = s.scopes[scope_id]
+        if scope.inflight > 0:
+            return None
+        if scope_id == ROOT_SCOPE:
+            self._finish("completed", None)
+            return None
+        group_step, _, index = scope_id.rpartition("/")
+        barrier = s.barriers[group_step]
+        barrier.outcomes[int(index)] = BranchOutcome(scope.error is None, scope.error, scope.last_result)
+        barrier.done += 1
+        del s.scopes[scope_id]
+        if barrier.done < len(barrier.outcomes):
+            return None
+        return self._alloc(NewStep(barrier.node, phase="judge"), barrier.scope, barrier=group_step)
+
+    def ack_outbox(self, step_id: str) -> None:
+        with self._lock:
+            self._s.outbox.pop(step_id, None)
+
+    def fail(self, record: dict[str, Any]) -> bool:
+        return self._end("failed", record)
+
+    def cancel(self, message: str) -> bool:
+        return self._end("cancelled", {"kind": "cancelled", "message": message, "task_id": None})
+
+    def _end(self, status: RunStatus, record: dict[str, Any]) -> bool:
+        with self._lock:
+            if self._s.status in FINISHED:
+                return False
+            self._finish(status, record)
+            return True
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def status(self) -> RunStatus:
+        return self._s.status
+
+    def error(self) -> dict[str, Any] | None:
+        return self._s.error
+
+    def last_result(self) -> bytes | None:
+        return self._s.last_result
+
+    def result(self, node_id: str) -> bytes | None:
+        return self._s.results.get(node_id)
+
+    def results(self) -> dict[str, bytes]:
+        with self._lock:
+            return dict(self._s.results)
+
+    def results_for(self, node_ids: list[str]) -> dict[str, bytes]:
+        results = self._s.results
+        return {n: results[n] for n in node_ids if n in results}
+
+    def branch_outcomes(self, group_step_id: str) -> list[BranchOutcome]:
+        with self._lock:
+            outcomes = self._s.barriers[group_step_id].outcomes
+            return [o for o in outcomes if o is not None]
+
+    def progress(self) -> tuple[int, int]:
+        return len(self._s.applied), self._s.seq
+
+    def wait(self, timeout: float | None) -> bool:
+        return self._finished.wait(timeout)

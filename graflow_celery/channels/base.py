@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """One run's shared data. Every operation is atomic; ``ttl`` is in seconds.
+
+    ``append``/``prepend`` keep a list under the key and return its new length; ``atomic_add``
+    adds to a number (missing counts as 0) and returns the new value; ``lock`` is a mutex held
+    across tasks (and across workers on the Celery backend).
+    """
+
+    name: str
+
+    def set(self, key: str, value: Any, ttl: int | None = None) -> None: ...
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def delete(self, key: str) -> bool: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def keys(self) -> list[str]: ...
+
+    def clear(self) -> None: ...
+
+    def append(self, key: str, value: Any, ttl: int | None = None) -> int: ...
+
+    def prepend(self, key: str, value: Any, ttl: int | None = None) -> int: ...
+
+    def atomic_add(self, key: str, amount: int | float = 1) -> int | float: ...
+
+    def lock(self, key: str, timeout: float = 10.0) -> AbstractContextManager[None]: ...
+
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        """The values of those keys that exist (one round trip on a remote channel)."""
+        ...
+
+    def __iter__(self) -> Iterator[str]: ...

@@ -1,0 +1,133 @@
+"""The in-process channel: a dict under a lock. Values are stored serialized, so a value that
+could not travel to a Celery worker fails here too."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from graflow_celery.errors import WorkflowRuntimeError
+from graflow_celery.serialization import Serializer, TaggedJSONSerializer
+
+
+class MemoryChannel:
+    def __init__(self, name: str = "channel", serializer: Serializer | None = None) -> None:
+        self.name = name
+        self._ser = serializer or TaggedJSONSerializer()
+        self._data: dict[str, bytes] = {}
+        self._lists: dict[str, list[bytes]] = {}
+        self._expiry: dict[str, float] = {}
+        self._mutex = threading.RLock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def _expire(self, key: str) -> None:
+        deadline = self._expiry.get(key)
+        if deadline is not None and deadline <= time.monotonic():
+            self._data.pop(key, None)
+            self._lists.pop(key, None)
+            self._expiry.pop(key, None)
+
+    def _set_ttl(self, key: str, ttl: int | None) -> None:
+        if ttl is None:
+            self._expiry.pop(key, None)
+        else:
+            self._expiry[key] = time.monotonic() + ttl
+
+    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+        raw = self._ser.dumps(value)
+        with self._mutex:
+            self._lists.pop(key, None)
+            self._data[key] = raw
+            self._set_ttl(key, ttl)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        with self._mutex:
+            self._expire(key)
+            if key in self._lists:
+                return [self._ser.loads(v) for v in self._lists[key]]
+            raw = self._data.get(key)
+        return default if raw is None else self._ser.loads(raw)
+
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key in keys:
+            if self.exists(key):
+                found[key] = self.get(key)
+        return found
+
+    def delete(self, key: str) -> bool:
+        with self._mutex:
+            self._expire(key)
+            existed = key in self._data or key in self._lists
+            self._data.pop(key, None)
+            self._lists.pop(key, None)
+            self._expiry.pop(key, None)
+            return existed
+
+    def exists(self, key: str) -> bool:
+        with self._mutex:
+            self._expire(key)
+            return key in self._data or key in self._lists
+
+    def keys(self) -> list[str]:
+        with self._mutex:
+            for key in list(self._expiry):
+                self._expire(key)
+            return sorted({*self._data, *self._lists})
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def clear(self) -> None:
+        with self._mutex:
+            self._data.clear()
+            self._lists.clear()
+            self._expiry.clear()
+
+    def _push(self, key: str, value: Any, ttl: int | None, front: bool) -> int:
+        raw = self._ser.dumps(value)
+        with self._mutex:
+            self._expire(key)
+            if key in self._data:
+                raise WorkflowRuntimeError(f"channel key {key!r} holds a single value, not a list")
+            items = self._lists.setdefault(key, [])
+            if front:
+                items.insert(0, raw)
+            else:
+                items.append(raw)
+            if ttl is not None:
+                self._set_ttl(key, ttl)
+            return len(items)
+
+    def append(self, key: str, value: Any, ttl: int | None = None) -> int:
+        return self._push(key, value, ttl, front=False)
+
+    def prepend(self, key: str, value: Any, ttl: int | None = None) -> int:
+        return self._push(key, value, ttl, front=True)
+
+    def atomic_add(self, key: str, amount: int | float = 1) -> int | float:
+        if isinstance(amount, bool) or not isinstance(amount, int | float):
+            raise TypeError(f"atomic_add needs an int or float amount, got {type(amount).__name__}")
+        with self._mutex:
+            self._expire(key)
+            raw = self._data.get(key)
+            current = 0 if raw is None else self._ser.loads(raw)
+            if isinstance(current, bool) or not isinstance(current, int | float):
+                raise WorkflowRuntimeError(f"channel key {key!r} holds a {type(current).__name__}, not a number")
+            new = current + amount
+            self._data[key] = self._ser.dumps(new)
+            return new
+
+    @contextmanager
+    def lock(self, key: str, timeout: float = 10.0) -> Iterator[None]:
+        with self._mutex:
+            mutex = self._locks.setdefault(key, threading.Lock())
+        if not mutex.acquire(timeout=timeout):
+            raise TimeoutError(f"could not take channel lock {key!r} within {timeout}s")
+        try:
+            yield
+        finally:
+            mutex.release()

@@ -1,0 +1,148 @@
+"""ExecutionContext: one run of a workflow - its graph, its state, its channel, its limits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from graflow_celery.core import errors_record
+from graflow_celery.core.graph import TaskGraph
+from graflow_celery.core.steps import NewStep
+from graflow_celery.errors import ConfigurationError, WorkflowTimeoutError
+from graflow_celery.serialization import Serializer, TaggedJSONSerializer
+
+if TYPE_CHECKING:
+    from graflow_celery.channels.base import Channel
+    from graflow_celery.core.backend import Dispatcher, RunStore
+    from graflow_celery.core.engine import WorkflowEngine
+
+DEFAULT_MAX_STEPS = 10_000
+DEFAULT_MAX_CYCLES = 100
+
+# Backends register how to build a run here, so that core never imports a backend.
+RunFactory = Callable[..., "ExecutionContext"]
+_run_factories: dict[str, RunFactory] = {}
+
+
+def register_run_factory(name: str, factory: RunFactory) -> None:
+    _run_factories[name] = factory
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    max_steps: int = DEFAULT_MAX_STEPS
+    default_max_cycles: int = DEFAULT_MAX_CYCLES
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 1:
+            raise ConfigurationError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.default_max_cycles < 0:
+            raise ConfigurationError(f"max_cycles must be >= 0, got {self.default_max_cycles}")
+
+
+class ExecutionContext:
+    def __init__(
+        self,
+        graph: TaskGraph,
+        *,
+        store: RunStore,
+        channel: Channel,
+        dispatcher: Dispatcher,
+        serializer: Serializer,
+        limits: RunLimits,
+        start_node: str | None = None,
+    ) -> None:
+        self.graph = graph
+        self.store = store
+        self.channel = channel
+        self.dispatcher = dispatcher
+        self.serializer = serializer
+        self.limits = limits
+        self.start_node = start_node
+
+    @classmethod
+    def create(
+        cls,
+        graph: TaskGraph,
+        start_node: str | None = None,
+        *,
+        channel_backend: str = "memory",
+        max_steps: int = DEFAULT_MAX_STEPS,
+        max_cycles: int = DEFAULT_MAX_CYCLES,
+        max_workers: int = 4,
+        serializer: Serializer | None = None,
+        run_id: str | None = None,
+    ) -> ExecutionContext:
+        """A new run of ``graph`` on a registered backend (the seed's low-level form)."""
+        factory = _run_factories.get(channel_backend)
+        if factory is None:
+            raise ConfigurationError(
+                f"unknown channel_backend {channel_backend!r}; known: {sorted(_run_factories)}"
+            )
+        return factory(graph, start_node, limits=RunLimits(max_steps, max_cycles), run_id=run_id,
+                       max_workers=max_workers, serializer=serializer)
+
+    @staticmethod
+    def new_run_id() -> str:
+        return uuid.uuid4().hex
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    @property
+    def run_id(self) -> str:
+        return self.store.run_id
+
+    @property
+    def max_steps(self) -> int:
+        return self.limits.max_steps
+
+    @property
+    def default_max_cycles(self) -> int:
+        return self.limits.default_max_cycles
+
+    def start(self, engine: WorkflowEngine, start_task_id: str | None = None) -> None:
+        start = self.graph.resolve_start(start_task_id or self.start_node)
+        self.graph.validate()
+        first = self.store.create(NewStep(start))
+        self.dispatcher.launch(engine, self, first)
+
+    def wait(self, timeout: float | None = None) -> None:
+        if not self.store.wait(timeout):
+            raise WorkflowTimeoutError(f"run {self.run_id} did not finish within {timeout}s")
+
+    @property
+    def status(self) -> str:
+        return self.store.status()
+
+    def final_result(self) -> Any:
+        """The last completed task's result, or the run's error raised."""
+        status = self.store.status()
+        if status == "completed":
+            raw = self.store.last_result()
+            return None if raw is None else self.serializer.loads(raw)
+        record = self.store.error()
+        if record is None:
+            raise WorkflowTimeoutError(f"run {self.run_id} is still {status}")
+        raise errors_record.to_exception(record)
+
+    # --- data ---------------------------------------------------------------------------------------
+
+    def get_result(self, task_id: str, default: Any = None) -> Any:
+        raw = self.store.result(task_id)
+        return default if raw is None else self.serializer.loads(raw)
+
+    def results(self) -> dict[str, Any]:
+        return {k: self.serializer.loads(v) for k, v in self.store.results().items()}
+
+    def get_channel(self) -> Channel:
+        return self.channel
+
+    def lookup_params(self, names: list[str]) -> dict[str, Any]:
+        """Values for parameters: a task's result by its id first, then a channel key."""
+        found = {k: self.serializer.loads(v) for k, v in self.store.results_for(names).items()}
+        missing = [n for n in names if n not in found]
+        if missing:
+            found.update(self.channel.get_many(missing))
+        return found

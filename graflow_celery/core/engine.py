@@ -1,0 +1,188 @@
+"""WorkflowEngine: the one place where workflow decisions are made, on every backend.
+
+For each step it decides, in this order: does the step still run (redelivered? run over? past
+max_steps?), what the user function returned or raised, whether to retry, and which control
+request wins (cancel > terminate > goto > normal). The decision is a ``Transition``; the run's
+store applies it atomically and the backend sends the steps it made ready.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from graflow_celery.core import errors_record
+from graflow_celery.core.composition import Executable, ParallelGroup
+from graflow_celery.core.current import current_graph
+from graflow_celery.core.params import build_call
+from graflow_celery.core.policies import MemberOutcome
+from graflow_celery.core.steps import ROOT_SCOPE, Delivery, NewStep, Step, Transition
+from graflow_celery.core.task import TaskWrapper
+from graflow_celery.core.task_context import TaskContext
+from graflow_celery.errors import GraflowError, ParallelGroupError, WorkflowCancelledError
+
+if TYPE_CHECKING:
+    from graflow_celery.core.context import ExecutionContext
+
+logger = logging.getLogger("graflow_celery.engine")
+
+
+@dataclass(frozen=True)
+class RetryRequest:
+    """The step failed and should run again (same id, ``attempt + 1``) after ``delay`` seconds."""
+
+    step: Step
+    delay: float
+    error: BaseException
+
+
+class WorkflowEngine:
+    def execute(self, context: ExecutionContext, start_task_id: str | None = None) -> Any:
+        """Run the workflow from ``start_task_id`` (or its only root) and return the last result.
+
+        Raises the run's error (``TaskError``, ``ParallelGroupError``, ``WorkflowCancelledError``,
+        ...) if it did not complete.
+        """
+        context.start(self, start_task_id)
+        context.wait()
+        return context.final_result()
+
+    # --- one step ---------------------------------------------------------------------------------
+
+    def run_step(self, context: ExecutionContext, step: Step) -> RetryRequest | None:
+        """Run one step and apply its transition. Returns a retry request instead when the task
+        failed and has retries left (the backend schedules it)."""
+        start = context.store.begin(step)
+        if start.outbox is not None:  # delivered again after its transition was applied
+            self._send(context, step, start.outbox)
+            return None
+        if start.status != "running":
+            logger.debug("run %s is %s; step %s does nothing", context.run_id, start.status, step.id)
+            return None
+        decision = self._decide(context, step)
+        if isinstance(decision, RetryRequest):
+            return decision
+        applied = context.store.apply(decision)
+        self._send(context, step, applied.ready)
+        return None
+
+    def _send(self, context: ExecutionContext, step: Step, ready: list[Step]) -> None:
+        if ready:
+            context.dispatcher.send(context, ready)
+        context.store.ack_outbox(step.id)
+
+    def _decide(self, context: ExecutionContext, step: Step) -> Transition | RetryRequest:
+        if step.number > context.max_steps:
+            record = {"kind": "max_steps", "max_steps": context.max_steps, "task_id": step.node,
+                      "message": f"max_steps={context.max_steps} reached"}
+            return Transition(step, "failed", error=record, run_end="failed")
+        node = context.graph.node(step.node)
+        if step.phase == "judge":
+            assert isinstance(node, ParallelGroup)
+            return self._judge(context, step, node)
+        if isinstance(node, ParallelGroup):
+            return Transition(step, "launched", launch=[m.entry().task_id for m in node.members])
+        assert isinstance(node, TaskWrapper)
+        return self._run_task(context, step, node)
+
+    # --- a task -----------------------------------------------------------------------------------
+
+    def _run_task(self, context: ExecutionContext, step: Step, task: TaskWrapper) -> Transition | RetryRequest:
+        max_cycles = task.max_cycles if task.max_cycles is not None else context.default_max_cycles
+        tctx = TaskContext(context, step, max_cycles=max_cycles, max_retries=task.max_retries)
+        token = current_graph.set(None)  # tasks made at run time belong to the run, not a definition
+        try:
+            value = self._call(context, step, task, tctx)
+            result = context.serializer.dumps(value)
+        except Exception as exc:  # user code: recorded and passed on, never swallowed
+            if tctx.requests.cancel is not None or isinstance(exc, WorkflowCancelledError):
+                return self._cancelled(step, tctx.requests.cancel or str(exc))
+            if not isinstance(exc, GraflowError) and step.attempt < task.max_retries:
+                delay = task.retry_policy.delay(step.attempt)
+                logger.info("task %s failed (%s); retry %d/%d in %.2fs", step.node, exc,
+                            step.attempt + 1, task.max_retries, delay)
+                return RetryRequest(step, delay, exc)
+            return self._failed(step, errors_record.task_failure(step.node, exc))
+        finally:
+            current_graph.reset(token)
+        if tctx.requests.cancel is not None:  # cancel_workflow() whose exception the task caught
+            return self._cancelled(step, tctx.requests.cancel)
+        return self._flow(context, step, result, tctx)
+
+    def _call(self, context: ExecutionContext, step: Step, task: TaskWrapper, tctx: TaskContext) -> Any:
+        leading: list[Any] = [tctx] if task.inject_context else []
+        if step.data is not None:
+            leading.append(context.serializer.loads(step.data))
+        args, kwargs = build_call(task.func, leading=leading, bound=task.bound_kwargs,
+                                  resolve=task.resolve_keyword_args, lookup=context.lookup_params)
+        return task.func(*args, **kwargs)
+
+    def _flow(self, context: ExecutionContext, step: Step, result: bytes, tctx: TaskContext | None) -> Transition:
+        """A completed step: apply the winning control request (terminate > goto > normal)."""
+        requests = tctx.requests if tctx is not None else None
+        if requests is not None and requests.terminate is not None:
+            return Transition(step, "completed", result=result, run_end="terminated",
+                              error={"kind": "terminated", "message": requests.terminate})
+        transition = Transition(step, "completed", result=result)
+        goto = False
+        if requests is not None:
+            for executable, explicit_goto in requests.next_tasks:
+                is_new = executable.task_id not in context.graph
+                if is_new:
+                    transition.new_nodes.append(executable)
+                transition.enqueue.append(NewStep(executable.entry().task_id))
+                goto = goto or explicit_goto or not is_new
+            if requests.iterate:
+                data = context.serializer.dumps(requests.iteration)
+                transition.enqueue.append(NewStep(step.node, cycle=step.cycle + 1, data=data))
+                return transition  # successors wait for the last iteration
+        if not goto:
+            self._successors(context, step.node, transition)
+        return transition
+
+    def _successors(self, context: ExecutionContext, node_id: str, transition: Transition) -> None:
+        for succ in context.graph.successors(node_id):
+            preds = context.graph.predecessors(succ)
+            if len(preds) == 1:
+                transition.enqueue.append(NewStep(succ))
+            else:  # a join: fires once every incoming edge has delivered in this wave
+                transition.deliver.append(Delivery(succ, node_id, tuple(preds)))
+
+    def _cancelled(self, step: Step, message: str) -> Transition:
+        record = {"kind": "cancelled", "message": message, "task_id": step.node}
+        return Transition(step, "cancelled", error=record, run_end="cancelled")
+
+    def _failed(self, step: Step, record: dict[str, Any]) -> Transition:
+        logger.warning("task %s failed: %s", step.node, record["message"])
+        run_end = "failed" if step.scope == ROOT_SCOPE else None  # in a branch: the group judges
+        return Transition(step, "failed", error=record, run_end=run_end)
+
+    # --- a group's barrier has fired ---------------------------------------------------------------
+
+    def _judge(self, context: ExecutionContext, step: Step, group: ParallelGroup) -> Transition:
+        branches = context.store.branch_outcomes(step.barrier)
+        outcomes = [MemberOutcome(member_id, b.success, b.error_message)
+                    for member_id, b in zip(group.member_ids, branches, strict=True)]
+        try:
+            group.policy.on_group_finished(group.task_id, outcomes)
+        except ParallelGroupError as exc:
+            return self._failed(step, errors_record.group_failure(exc))
+        results = {member_id: (context.serializer.loads(b.result) if b.result is not None else None)
+                   for member_id, b in zip(group.member_ids, branches, strict=True)}
+        return self._flow(context, step, context.serializer.dumps(results), None)
+
+
+def all_nodes(executable: Executable) -> list[tuple[Executable, str | None]]:
+    """Every node an executable added at run time brings, with the group that owns it."""
+    found: list[tuple[Executable, str | None]] = []
+
+    def walk(ex: Executable, owner: str | None) -> None:
+        for node in ex.nodes():
+            found.append((node, owner))
+            if isinstance(node, ParallelGroup):
+                for member in node.members:
+                    walk(member, node.task_id)
+
+    walk(executable, None)
+    return found

@@ -1,0 +1,70 @@
+"""Failures as plain data (so they can be stored in Redis) and back into typed errors."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from graflow_celery.errors import (
+    CycleLimitExceededError,
+    GraflowError,
+    MaxStepsExceededError,
+    ParallelGroupError,
+    RemoteError,
+    TaskError,
+    WorkflowCancelledError,
+)
+
+
+def task_failure(task_id: str, exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, CycleLimitExceededError):
+        return {"kind": "cycle", "task_id": exc.task_id, "cycle_count": exc.cycle_count,
+                "max_cycles": exc.max_cycles, "message": str(exc)}
+    if isinstance(exc, ParallelGroupError):
+        return group_failure(exc)
+    return {
+        "kind": "task",
+        "task_id": task_id,
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+        "exception": exc,  # kept in memory only; a Redis store drops it
+    }
+
+
+def group_failure(exc: ParallelGroupError) -> dict[str, Any]:
+    return {"kind": "group", "group_id": exc.group_id, "policy": exc.policy,
+            "failed": [list(f) for f in exc.failed_tasks], "succeeded": exc.successful_tasks,
+            "reason": exc.reason, "message": str(exc)}
+
+
+def short_message(record: dict[str, Any]) -> str:
+    """One line for a group member's failure: which task, which error."""
+    if record["kind"] == "task":
+        return f"{record['task_id']}: {record['type']}: {record['message']}"
+    return record["message"]
+
+
+def to_exception(record: dict[str, Any]) -> GraflowError:
+    kind = record["kind"]
+    if kind == "task":
+        err = TaskError(record["task_id"], record["type"], record["message"])
+        cause = record.get("exception") or RemoteError(record["type"], record["message"],
+                                                       record.get("traceback", ""))
+        err.__cause__ = cause
+        return err
+    if kind == "group":
+        return ParallelGroupError(record["group_id"], record["policy"],
+                                  [tuple(f) for f in record["failed"]], record["succeeded"],
+                                  reason=record.get("reason", ""))
+    if kind == "cycle":
+        return CycleLimitExceededError(record["task_id"], record["cycle_count"], record["max_cycles"])
+    if kind == "max_steps":
+        return MaxStepsExceededError(record["max_steps"], record["task_id"])
+    if kind == "cancelled":
+        return WorkflowCancelledError(record["message"], record.get("task_id"))
+    return GraflowError(record.get("message", f"run failed ({kind})"))
+
+
+def storable(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k != "exception"}

@@ -1,0 +1,114 @@
+"""The data the engine and the backends exchange: steps, transitions, and what applying one did.
+
+A *step* is one execution of one node. A *transition* is the engine's decision after a step ran;
+a backend applies it atomically and returns the steps it made ready. Backends never decide: they
+count (join tokens, in-flight steps per scope, group barriers) exactly as the transition says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ROOT_SCOPE = ""  # the run itself; a branch of a group is "<group step id>/<member index>"
+
+StepPhase = Literal["run", "judge"]  # "judge": a group's continuation, fired by its barrier
+TransitionKind = Literal["completed", "launched", "failed", "cancelled"]
+RunEnd = Literal["terminated", "cancelled", "failed"]
+RunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
+FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str  # the run's sequence number, allocated when the step was made ready
+    node: str
+    scope: str = ROOT_SCOPE
+    phase: StepPhase = "run"
+    cycle: int = 0  # how many next_iteration() calls led to this step
+    data: bytes | None = None  # serialized next_iteration() data
+    attempt: int = 0  # retries so far; not part of the step's identity
+    barrier: str = ""  # a judge step: the id of the group step whose barrier fired it
+
+    @property
+    def number(self) -> int:
+        return int(self.id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "node": self.node,
+            "scope": self.scope,
+            "phase": self.phase,
+            "cycle": self.cycle,
+            "data": self.data.hex() if self.data is not None else None,
+            "attempt": self.attempt,
+            "barrier": self.barrier,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Step:
+        data = raw.get("data")
+        return cls(
+            id=str(raw["id"]),
+            node=raw["node"],
+            scope=raw.get("scope", ROOT_SCOPE),
+            phase=raw.get("phase", "run"),
+            cycle=int(raw.get("cycle", 0)),
+            data=bytes.fromhex(data) if data is not None else None,
+            attempt=int(raw.get("attempt", 0)),
+            barrier=raw.get("barrier", ""),
+        )
+
+
+@dataclass(frozen=True)
+class NewStep:
+    """A step to make ready unconditionally, in the scope of the step that ran."""
+
+    node: str
+    phase: StepPhase = "run"
+    cycle: int = 0
+    data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A token on the edge ``src -> node``; the node fires when every edge in ``required`` has one."""
+
+    node: str
+    src: str
+    required: tuple[str, ...]
+
+
+@dataclass
+class Transition:
+    step: Step
+    kind: TransitionKind
+    result: bytes | None = None  # serialized return value (kind == "completed")
+    error: dict[str, Any] | None = None  # error record (kind == "failed" or run_end set)
+    run_end: RunEnd | None = None
+    enqueue: list[NewStep] = field(default_factory=list)
+    deliver: list[Delivery] = field(default_factory=list)
+    launch: list[str] | None = None  # a group step: entry node of each member branch
+    new_nodes: list[Any] = field(default_factory=list)  # nodes added at run time
+
+
+@dataclass(frozen=True)
+class Applied:
+    first_time: bool  # False: this step's transition had been applied before (redelivery)
+    ready: list[Step]  # steps to send: new ones, or the outbox of an earlier application
+
+
+@dataclass(frozen=True)
+class StepStart:
+    """What a backend reports before a step runs."""
+
+    status: RunStatus
+    outbox: list[Step] | None  # not None: the step was applied before; send these and stop
+
+
+@dataclass(frozen=True)
+class BranchOutcome:
+    success: bool
+    error_message: str | None
+    result: bytes | None

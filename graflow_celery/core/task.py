@@ -1,0 +1,146 @@
+"""Tasks: ``@task`` turns a function into a ``TaskWrapper`` that can be composed and run."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, overload
+
+from graflow_celery.core.composition import Executable
+from graflow_celery.core.retry import RetryPolicy
+from graflow_celery.errors import GraphDefinitionError
+
+
+class TaskWrapper(Executable):
+    """A function plus its workflow options. Create one with ``@task`` or, at run time, directly:
+    ``TaskWrapper("fetch_3", fetch, bound_kwargs={"page": 3})``.
+    """
+
+    def __init__(
+        self,
+        id: str,  # noqa: A002 - the public name graflow users know
+        func: Callable[..., Any],
+        *,
+        inject_context: bool = False,
+        resolve_keyword_args: bool = True,
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        max_cycles: int | None = None,
+        queue: str | None = None,
+        bound_kwargs: dict[str, Any] | None = None,
+        register: bool = True,
+    ) -> None:
+        if not isinstance(id, str) or not id:
+            raise GraphDefinitionError(f"a task id must be a non-empty string, got {id!r}")
+        if not callable(func):
+            raise GraphDefinitionError(f"task {id!r}: func must be callable, got {type(func).__name__}")
+        if retry_policy is None:
+            retry_policy = RetryPolicy(max_retries=max_retries or 0, initial_interval=0.0)
+        elif max_retries is not None and max_retries != retry_policy.max_retries:
+            raise GraphDefinitionError(
+                f"task {id!r}: max_retries={max_retries} disagrees with retry_policy.max_retries="
+                f"{retry_policy.max_retries}; give one of them"
+            )
+        if max_cycles is not None and max_cycles < 0:
+            raise GraphDefinitionError(f"task {id!r}: max_cycles must be >= 0, got {max_cycles}")
+        self._id = id
+        self.func = func
+        self.inject_context = inject_context
+        self.resolve_keyword_args = resolve_keyword_args
+        self.retry_policy = retry_policy
+        self.max_cycles = max_cycles
+        self.queue = queue
+        self.bound_kwargs = dict(bound_kwargs or {})
+        self.__doc__ = getattr(func, "__doc__", None)
+        if register:
+            self._register()
+
+    @property
+    def task_id(self) -> str:
+        return self._id
+
+    @property
+    def max_retries(self) -> int:
+        return self.retry_policy.max_retries
+
+    @property
+    def signature(self) -> inspect.Signature:
+        return inspect.signature(self.func)
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "inject_context": self.inject_context,
+            "resolve_keyword_args": self.resolve_keyword_args,
+            "retry_policy": self.retry_policy,
+            "max_cycles": self.max_cycles,
+            "queue": self.queue,
+        }
+
+    def with_id(self, task_id: str, **bound_kwargs: Any) -> TaskWrapper:
+        """A new task running the same function under another id, with some arguments fixed."""
+        return TaskWrapper(task_id, self.func, bound_kwargs={**self.bound_kwargs, **bound_kwargs},
+                           **self.options())
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """``t(task_id="x", **bound)`` makes a task instance; any other call runs the function."""
+        if "task_id" in kwargs:
+            if args:
+                raise TypeError("task instances take keyword arguments only: t(task_id='x', key=value)")
+            return self.with_id(kwargs.pop("task_id"), **kwargs)
+        return self.func(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"TaskWrapper({self._id!r})"
+
+
+@overload
+def task(id_or_func: Callable[..., Any]) -> TaskWrapper: ...
+
+
+@overload
+def task(
+    id_or_func: str | None = None,
+    *,
+    id: str | None = None,  # noqa: A002
+    inject_context: bool = False,
+    resolve_keyword_args: bool = True,
+    max_retries: int | None = None,
+    retry_policy: RetryPolicy | None = None,
+    max_cycles: int | None = None,
+    queue: str | None = None,
+) -> Callable[[Callable[..., Any]], TaskWrapper]: ...
+
+
+def task(
+    id_or_func: Callable[..., Any] | str | None = None,
+    *,
+    id: str | None = None,  # noqa: A002
+    inject_context: bool = False,
+    resolve_keyword_args: bool = True,
+    max_retries: int | None = None,
+    retry_policy: RetryPolicy | None = None,
+    max_cycles: int | None = None,
+    queue: str | None = None,
+) -> TaskWrapper | Callable[[Callable[..., Any]], TaskWrapper]:
+    """``@task``, ``@task("id")`` or ``@task(id=..., inject_context=True, max_retries=3, ...)``."""
+
+    def decorate(func: Callable[..., Any]) -> TaskWrapper:
+        task_id = id or (id_or_func if isinstance(id_or_func, str) else None) or func.__name__
+        wrapper = TaskWrapper(
+            task_id,
+            func,
+            inject_context=inject_context,
+            resolve_keyword_args=resolve_keyword_args,
+            max_retries=max_retries,
+            retry_policy=retry_policy,
+            max_cycles=max_cycles,
+            queue=queue,
+        )
+        wrapper.__module__ = func.__module__
+        wrapper.__name__ = func.__name__  # type: ignore[attr-defined]
+        wrapper.__qualname__ = func.__qualname__  # type: ignore[attr-defined]
+        return wrapper
+
+    if callable(id_or_func):
+        return decorate(id_or_func)
+    return decorate

@@ -1,0 +1,111 @@
+"""What a task sees when it runs with ``inject_context=True``.
+
+Control requests (``next_task``, ``next_iteration``, ``terminate_workflow``, ``cancel_workflow``)
+are only recorded here; after the task returns, the engine turns them into one outcome, in the
+priority cancel > terminate > goto > normal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from graflow_celery.channels.typed import TypedChannel
+from graflow_celery.core.composition import Executable
+from graflow_celery.errors import CycleLimitExceededError, WorkflowCancelledError
+
+if TYPE_CHECKING:
+    from graflow_celery.channels.base import Channel
+    from graflow_celery.core.context import ExecutionContext
+    from graflow_celery.core.steps import Step
+
+T = TypeVar("T")
+
+_NO_DATA = object()
+
+
+@dataclass
+class ControlRequests:
+    next_tasks: list[tuple[Executable, bool]] = field(default_factory=list)  # (task, goto)
+    iteration: Any = _NO_DATA
+    terminate: str | None = None
+    cancel: str | None = None
+
+    @property
+    def iterate(self) -> bool:
+        return self.iteration is not _NO_DATA
+
+
+class TaskContext:
+    """The running task's handle on its workflow (graflow's ``TaskExecutionContext``)."""
+
+    def __init__(self, context: ExecutionContext, step: Step, max_cycles: int, max_retries: int) -> None:
+        self.execution_context = context
+        self.step = step
+        self.task_id = step.node
+        self.max_cycles = max_cycles
+        self.max_retries = max_retries
+        self.requests = ControlRequests()
+
+    @property
+    def run_id(self) -> str:
+        return self.execution_context.run_id
+
+    session_id = run_id
+
+    @property
+    def cycle_count(self) -> int:
+        """How many times ``next_iteration`` has re-run this task so far (0 on the first run)."""
+        return self.step.cycle
+
+    @property
+    def retry_count(self) -> int:
+        return self.step.attempt
+
+    def can_iterate(self) -> bool:
+        return self.cycle_count < self.max_cycles
+
+    # --- flow control -----------------------------------------------------------------------------
+
+    def next_task(self, executable: Executable, goto: bool = False) -> str:
+        """Queue ``executable``. A task whose id is already in the run's graph is a jump (goto):
+        this task's successors are skipped. A new task runs in addition to the successors, unless
+        ``goto=True``."""
+        if not isinstance(executable, Executable):
+            raise TypeError(f"next_task() takes a task or group, got {type(executable).__name__}")
+        self.requests.next_tasks.append((executable, goto))
+        return executable.task_id
+
+    def next_iteration(self, data: Any = None) -> str:
+        """Run this task again with ``data`` as its first argument; its successors wait for the last
+        iteration."""
+        if not self.can_iterate():
+            raise CycleLimitExceededError(self.task_id, self.cycle_count, self.max_cycles)
+        self.requests.iteration = data
+        return self.task_id
+
+    def terminate_workflow(self, message: str = "") -> None:
+        """End the whole run normally once this task returns; nothing more is queued."""
+        self.requests.terminate = message
+
+    def cancel_workflow(self, message: str = "") -> None:
+        """End the whole run as CANCELLED now; this task does not complete."""
+        self.requests.cancel = message
+        raise WorkflowCancelledError(message, self.task_id)
+
+    # --- data -------------------------------------------------------------------------------------
+
+    def get_channel(self) -> Channel:
+        return self.execution_context.get_channel()
+
+    def get_typed_channel(self, message_type: type[T]) -> TypedChannel[T]:
+        return TypedChannel(self.get_channel(), message_type)
+
+    def get_result(self, task_id: str, default: Any = None) -> Any:
+        return self.execution_context.get_result(task_id, default)
+
+    def __repr__(self) -> str:
+        return f"TaskContext(task_id={self.task_id!r}, run_id={self.run_id!r}, cycle={self.cycle_count})"
+
+
+TaskExecutionContext = TaskContext  # the name graflow users know

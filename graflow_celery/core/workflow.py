@@ -1,0 +1,57 @@
+"""``with workflow("name") as wf:`` - define a workflow, then ``wf.execute()`` it."""
+
+from __future__ import annotations
+
+from contextvars import Token
+from types import TracebackType
+from typing import Any
+
+from graflow_celery.core.context import DEFAULT_MAX_CYCLES, DEFAULT_MAX_STEPS, ExecutionContext
+from graflow_celery.core.current import current_graph
+from graflow_celery.core.engine import WorkflowEngine
+from graflow_celery.core.graph import TaskGraph
+
+
+class WorkflowContext:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.graph = TaskGraph()
+        self._tokens: list[Token[TaskGraph | None]] = []
+
+    def __enter__(self) -> WorkflowContext:
+        self._tokens.append(current_graph.set(self.graph))
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        current_graph.reset(self._tokens.pop())
+
+    def execute(
+        self,
+        start_node: str | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        ret_context: bool = False,
+        initial_channel: dict[str, Any] | None = None,
+        *,
+        max_cycles: int = DEFAULT_MAX_CYCLES,
+        max_workers: int = 4,
+        backend: str = "memory",
+    ) -> Any:
+        """Run the workflow and return the last task's result (``(result, context)`` with
+        ``ret_context=True``; the context offers ``get_result(task_id)`` and ``get_channel()``)."""
+        context = ExecutionContext.create(
+            self.graph, start_node, channel_backend=backend, max_steps=max_steps,
+            max_cycles=max_cycles, max_workers=max_workers,
+        )
+        for key, value in (initial_channel or {}).items():
+            context.channel.set(key, value)
+        result = WorkflowEngine().execute(context)
+        return (result, context) if ret_context else result
+
+    def __repr__(self) -> str:
+        return f"workflow({self.name!r}, tasks={sorted(self.graph.nodes)})"
+
+
+def workflow(name: str) -> WorkflowContext:
+    return WorkflowContext(name)

@@ -1,0 +1,131 @@
+"""Every error graflow-celery raises, under one root: ``GraflowError``.
+
+Errors that wrap a failure of user code keep the original exception as ``__cause__``
+(``raise ... from ...``) and carry the fields a caller needs to react without parsing text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class GraflowError(Exception):
+    """Root of every graflow-celery error."""
+
+
+# --- definition errors: raised before anything runs -------------------------------------------
+
+
+class GraphDefinitionError(GraflowError):
+    """The workflow as written cannot run (bad ids, start node, groups, policies)."""
+
+
+class DuplicateTaskError(GraphDefinitionError):
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"duplicate task id {task_id!r}: two different tasks use this id in one workflow")
+        self.task_id = task_id
+
+
+class ConfigurationError(GraflowError):
+    """An option or setting has a value that cannot work."""
+
+
+class SerializationError(GraflowError):
+    """A value could not be encoded for storage, or stored bytes could not be decoded."""
+
+
+class NotImportableError(GraphDefinitionError):
+    """Tasks that workers could not import by path (closures, lambdas, ``__main__`` code)."""
+
+    def __init__(self, task_ids: Sequence[str], reasons: Sequence[str]) -> None:
+        lines = "\n".join(f"  - {tid}: {why}" for tid, why in zip(task_ids, reasons, strict=True))
+        super().__init__(
+            "these tasks cannot be imported by a worker; define them at module level in an importable "
+            f"module, or opt in to signed pickle:\n{lines}"
+        )
+        self.task_ids = list(task_ids)
+
+
+# --- run-time errors ----------------------------------------------------------------------------
+
+
+class WorkflowRuntimeError(GraflowError):
+    """A run did not complete normally."""
+
+
+class TaskError(WorkflowRuntimeError):
+    """A task raised; ``__cause__`` is the original exception (or a ``RemoteError`` stand-in)."""
+
+    def __init__(self, task_id: str, error_type: str, message: str) -> None:
+        super().__init__(f"task {task_id!r} failed: {error_type}: {message}")
+        self.task_id = task_id
+        self.error_type = error_type
+        self.error_message = message
+
+
+class RemoteError(Exception):
+    """Stand-in for an exception raised in another process, rebuilt from its type name and text."""
+
+    def __init__(self, error_type: str, message: str, traceback_text: str = "") -> None:
+        super().__init__(f"{error_type}: {message}")
+        self.error_type = error_type
+        self.message = message
+        self.traceback_text = traceback_text
+
+
+class CycleLimitExceededError(WorkflowRuntimeError):
+    def __init__(self, task_id: str, cycle_count: int, max_cycles: int) -> None:
+        super().__init__(
+            f"task {task_id!r} asked for iteration {cycle_count + 1} but max_cycles is {max_cycles}"
+        )
+        self.task_id = task_id
+        self.cycle_count = cycle_count
+        self.max_cycles = max_cycles
+
+
+class MaxStepsExceededError(WorkflowRuntimeError):
+    def __init__(self, max_steps: int, task_id: str) -> None:
+        super().__init__(
+            f"workflow reached max_steps={max_steps} (task {task_id!r} would be step {max_steps + 1}); "
+            "raise max_steps if the workflow really needs more steps"
+        )
+        self.max_steps = max_steps
+        self.task_id = task_id
+
+
+class ParallelGroupError(WorkflowRuntimeError):
+    """A parallel group's policy judged its members' outcomes a failure."""
+
+    def __init__(
+        self,
+        group_id: str,
+        policy: str,
+        failed_tasks: Sequence[tuple[str, str]],
+        successful_tasks: Sequence[str],
+        reason: str = "",
+    ) -> None:
+        failed = ", ".join(f"{tid} ({msg})" for tid, msg in failed_tasks) or "none"
+        why = f": {reason}" if reason else ""
+        super().__init__(
+            f"parallel group {group_id!r} failed under policy {policy!r}{why}; "
+            f"failed: {failed}; succeeded: {', '.join(successful_tasks) or 'none'}"
+        )
+        self.group_id = group_id
+        self.policy = policy
+        self.failed_tasks = list(failed_tasks)
+        self.successful_tasks = list(successful_tasks)
+        self.reason = reason
+
+
+class WorkflowCancelledError(WorkflowRuntimeError):
+    """The run was cancelled by ``cancel_workflow()`` in a task or by ``run.cancel()``."""
+
+    def __init__(self, message: str, task_id: str | None = None) -> None:
+        where = f" by task {task_id!r}" if task_id else ""
+        super().__init__(f"workflow cancelled{where}: {message}")
+        self.message = message
+        self.task_id = task_id
+
+
+class WorkflowTimeoutError(WorkflowRuntimeError, TimeoutError):
+    """``wait(timeout)`` ran out before the run finished (the run itself goes on)."""
