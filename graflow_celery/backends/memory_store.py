@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graflow_celery.core.engine import all_nodes
+from graflow_celery.core.errors_record import short_message
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import (
     FINISHED,
@@ -23,7 +24,6 @@ from graflow_celery.core.steps import (
     StepStart,
     Transition,
 )
-from graflow_celery.core.errors_record import short_message
 
 
 @dataclass
@@ -86,7 +86,7 @@ class MemoryRunStore:
                 return StepStart(self._s.status, list(self._s.outbox.get(step.id, [])))
             return StepStart(self._s.status, None)
 
-    def apply(self, t: Transition) -> Applied:  # noqa: C901 - one block per counter, as in the Lua
+    def apply(self, t: Transition) -> Applied:
         s = self._s
         step = t.step
         with self._lock:

@@ -116,7 +116,9 @@ class MemoryChannel:
             raw = self._data.get(key)
             current = 0 if raw is None else self._ser.loads(raw)
             if isinstance(current, bool) or not isinstance(current, int | float):
-                raise WorkflowRuntimeError(f"channel key {key!r} holds a {type(current).__name__}, not a number")
+                raise WorkflowRuntimeError(
+                    f"channel key {key!r} holds a {type(current).__name__}, not a number"
+                )
             new = current + amount
             self._data[key] = self._ser.dumps(new)
             return new

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+import typing
 from typing import Any, Generic, TypeVar
 
+import typing_extensions
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from graflow_celery.channels.base import Channel
@@ -11,11 +14,22 @@ from graflow_celery.channels.base import Channel
 T = TypeVar("T")
 
 
+def _validatable(message_type: Any) -> Any:
+    """pydantic validates ``typing.TypedDict`` only from Python 3.12; rebuild it as the
+    ``typing_extensions`` kind with the same fields so it works everywhere."""
+    if sys.version_info < (3, 12) and typing.is_typeddict(message_type):
+        hints = typing.get_type_hints(message_type)
+        return typing_extensions.TypedDict(  # type: ignore[operator]
+            message_type.__name__, hints, total=message_type.__total__
+        )
+    return message_type
+
+
 class TypedChannel(Generic[T]):
     def __init__(self, channel: Channel, message_type: type[T]) -> None:
         self.channel = channel
         self.message_type = message_type
-        self._adapter: TypeAdapter[T] = TypeAdapter(message_type)
+        self._adapter: TypeAdapter[T] = TypeAdapter(_validatable(message_type))
 
     def _check(self, key: str, message: Any) -> T:
         try:

@@ -11,7 +11,7 @@ from graflow_celery.core import errors_record
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import NewStep
 from graflow_celery.errors import ConfigurationError, WorkflowTimeoutError
-from graflow_celery.serialization import Serializer, TaggedJSONSerializer
+from graflow_celery.serialization import Serializer
 
 if TYPE_CHECKING:
     from graflow_celery.channels.base import Channel

@@ -88,7 +88,9 @@ class WorkflowEngine:
 
     # --- a task -----------------------------------------------------------------------------------
 
-    def _run_task(self, context: ExecutionContext, step: Step, task: TaskWrapper) -> Transition | RetryRequest:
+    def _run_task(
+        self, context: ExecutionContext, step: Step, task: TaskWrapper
+    ) -> Transition | RetryRequest:
         max_cycles = task.max_cycles if task.max_cycles is not None else context.default_max_cycles
         tctx = TaskContext(context, step, max_cycles=max_cycles, max_retries=task.max_retries)
         token = current_graph.set(None)  # tasks made at run time belong to the run, not a definition
@@ -118,7 +120,9 @@ class WorkflowEngine:
                                   resolve=task.resolve_keyword_args, lookup=context.lookup_params)
         return task.func(*args, **kwargs)
 
-    def _flow(self, context: ExecutionContext, step: Step, result: bytes, tctx: TaskContext | None) -> Transition:
+    def _flow(
+        self, context: ExecutionContext, step: Step, result: bytes, tctx: TaskContext | None
+    ) -> Transition:
         """A completed step: apply the winning control request (terminate > goto > normal)."""
         requests = tctx.requests if tctx is not None else None
         if requests is not None and requests.terminate is not None:
@@ -155,8 +159,9 @@ class WorkflowEngine:
 
     def _failed(self, step: Step, record: dict[str, Any]) -> Transition:
         logger.warning("task %s failed: %s", step.node, record["message"])
-        run_end = "failed" if step.scope == ROOT_SCOPE else None  # in a branch: the group judges
-        return Transition(step, "failed", error=record, run_end=run_end)
+        if step.scope == ROOT_SCOPE:
+            return Transition(step, "failed", error=record, run_end="failed")
+        return Transition(step, "failed", error=record)  # in a branch: the group's policy judges
 
     # --- a group's barrier has fired ---------------------------------------------------------------
 

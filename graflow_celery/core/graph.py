@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+
 from graflow_celery.core.composition import Executable, ParallelGroup
 from graflow_celery.errors import DuplicateTaskError, GraphDefinitionError
 

@@ -18,7 +18,7 @@ class TaskWrapper(Executable):
 
     def __init__(
         self,
-        id: str,  # noqa: A002 - the public name graflow users know
+        id: str,
         func: Callable[..., Any],
         *,
         inject_context: bool = False,
@@ -101,7 +101,7 @@ def task(id_or_func: Callable[..., Any]) -> TaskWrapper: ...
 def task(
     id_or_func: str | None = None,
     *,
-    id: str | None = None,  # noqa: A002
+    id: str | None = None,
     inject_context: bool = False,
     resolve_keyword_args: bool = True,
     max_retries: int | None = None,
@@ -114,7 +114,7 @@ def task(
 def task(
     id_or_func: Callable[..., Any] | str | None = None,
     *,
-    id: str | None = None,  # noqa: A002
+    id: str | None = None,
     inject_context: bool = False,
     resolve_keyword_args: bool = True,
     max_retries: int | None = None,

@@ -6,6 +6,7 @@ from contextvars import Token
 from types import TracebackType
 from typing import Any
 
+from graflow_celery.core.composition import Executable
 from graflow_celery.core.context import DEFAULT_MAX_CYCLES, DEFAULT_MAX_STEPS, ExecutionContext
 from graflow_celery.core.current import current_graph
 from graflow_celery.core.engine import WorkflowEngine
@@ -26,6 +27,13 @@ class WorkflowContext:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         current_graph.reset(self._tokens.pop())
+
+    def add(self, *executables: Executable) -> WorkflowContext:
+        """Add tasks or groups that no edge mentions (a one-task workflow, a goto target)."""
+        for executable in executables:
+            for node in executable.nodes():
+                self.graph.add_node(node)
+        return self
 
     def execute(
         self,

@@ -21,7 +21,7 @@ from graflow_celery.errors import SerializationError
 _TAG = "__t"
 
 
-def _encode(value: Any) -> Any:  # noqa: PLR0911 - one branch per type is the clearest form
+def _encode(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list):
@@ -72,7 +72,7 @@ def _decode(value: Any) -> Any:
     tag = value.get(_TAG)
     if tag is None:
         return {k: _decode(v) for k, v in value.items()}
-    payload = value.get("v")
+    payload: Any = value["v"]
     match tag:
         case "dict":
             return {_decode(k): _decode(v) for k, v in payload}
