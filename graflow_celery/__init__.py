@@ -1,6 +1,8 @@
 """graflow-celery: Graflow workflows (``a >> (b | c) >> d``, dynamic tasks, loops, goto, group
 policies) that run in-process or on ordinary Celery workers over Redis."""
 
+import logging
+
 from graflow_celery.backends import memory as _memory_backend  # noqa: F401 - registers "memory"
 from graflow_celery.channels import Channel, MemoryChannel, TypedChannel
 from graflow_celery.core.composition import Chain, Executable, ParallelGroup, chain, parallel
@@ -38,6 +40,8 @@ from graflow_celery.errors import (
 from graflow_celery.serialization import SignedPickleSerializer, TaggedJSONSerializer
 
 __version__ = "0.1.0"
+
+logging.getLogger("graflow_celery").addHandler(logging.NullHandler())
 
 __all__ = [
     "AtLeastNGroupPolicy",

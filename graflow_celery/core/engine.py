@@ -167,7 +167,7 @@ class WorkflowEngine:
 
     def _judge(self, context: ExecutionContext, step: Step, group: ParallelGroup) -> Transition:
         branches = context.store.branch_outcomes(step.barrier)
-        outcomes = [MemberOutcome(member_id, b.success, b.error_message)
+        outcomes = [MemberOutcome(member_id, b.success, _member_message(member_id, b.error_message))
                     for member_id, b in zip(group.member_ids, branches, strict=True)]
         try:
             group.policy.on_group_finished(group.task_id, outcomes)
@@ -176,6 +176,12 @@ class WorkflowEngine:
         results = {member_id: (context.serializer.loads(b.result) if b.result is not None else None)
                    for member_id, b in zip(group.member_ids, branches, strict=True)}
         return self._flow(context, step, context.serializer.dumps(results), None)
+
+
+def _member_message(member_id: str, message: str | None) -> str | None:
+    """Branch errors read "task: Type: text"; drop the task when it is the member itself."""
+    prefix = f"{member_id}: "
+    return message[len(prefix):] if message and message.startswith(prefix) else message
 
 
 def all_nodes(executable: Executable) -> list[tuple[Executable, str | None]]:

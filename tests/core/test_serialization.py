@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+from pydantic import BaseModel
+
+from graflow_celery import SerializationError, SignedPickleSerializer, TaggedJSONSerializer
+
+
+class Point(BaseModel):
+    x: int
+    y: int
+
+
+VALUES = [
+    None, True, 3, 2.5, "text", [1, [2]], {"a": {"b": 1}},
+    (1, 2), {1, 2}, frozenset({"x"}), b"\xff\x00",
+    dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC), dt.date(2026, 1, 2), dt.time(3, 4),
+    dt.timedelta(seconds=90), Decimal("1.10"), uuid.UUID(int=5), Point(x=1, y=2),
+    {1: "int key", (1, 2): "tuple key"}, {"__t": "looks like a tag"},
+]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=repr)
+def test_tagged_json_round_trips(value):
+    ser = TaggedJSONSerializer()
+    back = ser.loads(ser.dumps(value))
+    assert back == value
+    assert type(back) is type(value)
+
+
+def test_tagged_json_names_the_type_it_cannot_carry():
+    with pytest.raises(SerializationError, match="builtins.object"):
+        TaggedJSONSerializer().dumps({"x": object()})
+
+
+def test_tagged_json_refuses_garbage():
+    with pytest.raises(SerializationError):
+        TaggedJSONSerializer().loads(b"{not json")
+    with pytest.raises(SerializationError, match="unknown tag"):
+        TaggedJSONSerializer().loads(b'{"__t": "evil", "v": 1}')
+
+
+def test_signed_pickle_round_trips_and_refuses_a_forged_payload():
+    ser = SignedPickleSerializer("k" * 32)
+    data = ser.dumps({"a": (1, 2)})
+    assert ser.loads(data) == {"a": (1, 2)}
+    forged = data[:-1] + bytes([data[-1] ^ 1])
+    with pytest.raises(SerializationError, match="signature"):
+        ser.loads(forged)
+    with pytest.raises(SerializationError, match="signature"):
+        SignedPickleSerializer("o" * 32).loads(data)
