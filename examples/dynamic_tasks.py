@@ -9,7 +9,8 @@ def crawl_page(ctx: TaskContext, path: str) -> str:
     ctx.get_channel().append("visited", path)
     for link in SITE[path]:
         # A new id: a new task, queued in addition to this task's successors.
-        ctx.next_task(TaskWrapper(f"crawl:{link}", crawl_page, inject_context=True, bound_kwargs={"path": link}))
+        page = TaskWrapper(f"crawl:{link}", crawl_page, inject_context=True, bound_kwargs={"path": link})
+        ctx.next_task(page)
     return path
 
 
