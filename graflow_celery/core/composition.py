@@ -183,10 +183,12 @@ def chain(*tasks: Executable) -> Executable:
     """``chain(a, b, c)`` is ``a >> b >> c``."""
     if not tasks:
         raise GraphDefinitionError("chain() needs at least one task")
-    result: Executable = tasks[0]
-    for nxt in tasks[1:]:
-        result = result >> nxt
-    return result
+    if len(tasks) == 1:
+        tasks[0]._register()
+        return tasks[0]
+    for left, right in itertools.pairwise(tasks):
+        left >> right  # adds the edge; one Chain is built below, not one per link
+    return Chain([part for ex in tasks for part in _chain_parts(ex)])
 
 
 def parallel(*tasks: Executable, name: str | None = None) -> ParallelGroup:
