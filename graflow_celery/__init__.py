@@ -4,6 +4,7 @@ policies) that run in-process or on ordinary Celery workers over Redis."""
 import logging
 
 from graflow_celery.backends import memory as _memory_backend  # noqa: F401 - registers "memory"
+from graflow_celery.backends.celery import WorkflowRun, install, submit  # also registers "celery"
 from graflow_celery.channels import Channel, MemoryChannel, TypedChannel
 from graflow_celery.core.composition import Chain, Executable, ParallelGroup, chain, parallel
 from graflow_celery.core.context import ExecutionContext
@@ -78,10 +79,13 @@ __all__ = [
     "WorkflowCancelledError",
     "WorkflowContext",
     "WorkflowEngine",
+    "WorkflowRun",
     "WorkflowRuntimeError",
     "WorkflowTimeoutError",
     "chain",
+    "install",
     "parallel",
+    "submit",
     "task",
     "workflow",
 ]

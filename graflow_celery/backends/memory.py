@@ -123,8 +123,10 @@ class MemoryBackend:
 
 
 def _memory_run(graph: TaskGraph, start_node: str | None, *, limits: RunLimits, run_id: str | None,
-                max_workers: int, serializer: Serializer | None) -> ExecutionContext:
-    return MemoryBackend(max_workers, serializer).new_run(graph, start_node, limits=limits, run_id=run_id)
+                max_workers: int, serializer: Serializer | None, name: str) -> ExecutionContext:
+    context = MemoryBackend(max_workers, serializer).new_run(graph, start_node, limits=limits, run_id=run_id)
+    context.name = name
+    return context
 
 
 register_run_factory("memory", _memory_run)

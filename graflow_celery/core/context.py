@@ -53,7 +53,9 @@ class ExecutionContext:
         serializer: Serializer,
         limits: RunLimits,
         start_node: str | None = None,
+        name: str = "workflow",
     ) -> None:
+        self.name = name
         self.graph = graph
         self.store = store
         self.channel = channel
@@ -69,6 +71,7 @@ class ExecutionContext:
         start_node: str | None = None,
         *,
         channel_backend: str = "memory",
+        name: str = "workflow",
         max_steps: int = DEFAULT_MAX_STEPS,
         max_cycles: int = DEFAULT_MAX_CYCLES,
         max_workers: int = 4,
@@ -82,7 +85,7 @@ class ExecutionContext:
                 f"unknown channel_backend {channel_backend!r}; known: {sorted(_run_factories)}"
             )
         return factory(graph, start_node, limits=RunLimits(max_steps, max_cycles), run_id=run_id,
-                       max_workers=max_workers, serializer=serializer)
+                       max_workers=max_workers, serializer=serializer, name=name)
 
     @staticmethod
     def new_run_id() -> str:

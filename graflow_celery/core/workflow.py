@@ -13,11 +13,16 @@ from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.graph import TaskGraph
 
 
+# Workflows by name, so that a process can submit one it has imported by its name.
+registry: dict[str, WorkflowContext] = {}
+
+
 class WorkflowContext:
     def __init__(self, name: str) -> None:
         self.name = name
         self.graph = TaskGraph()
         self._tokens: list[Token[TaskGraph | None]] = []
+        registry[name] = self
 
     def __enter__(self) -> WorkflowContext:
         self._tokens.append(current_graph.set(self.graph))
@@ -49,7 +54,7 @@ class WorkflowContext:
         """Run the workflow and return the last task's result (``(result, context)`` with
         ``ret_context=True``; the context offers ``get_result(task_id)`` and ``get_channel()``)."""
         context = ExecutionContext.create(
-            self.graph, start_node, channel_backend=backend, max_steps=max_steps,
+            self.graph, start_node, channel_backend=backend, name=self.name, max_steps=max_steps,
             max_cycles=max_cycles, max_workers=max_workers,
         )
         for key, value in (initial_channel or {}).items():

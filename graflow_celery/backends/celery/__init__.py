@@ -1,0 +1,27 @@
+"""The Celery backend: every step a Celery message, run state in Redis, no master process."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from graflow_celery.backends.celery import worker
+from graflow_celery.backends.celery.run import WorkflowRun, celery_run, submit
+from graflow_celery.backends.celery.runtime import Runtime
+from graflow_celery.core.context import register_run_factory
+from graflow_celery.errors import ConfigurationError
+
+register_run_factory("celery", celery_run)
+
+
+def install(app: Celery, **settings: object) -> Celery:
+    """Make ``app`` run graflow workflows and check its settings now rather than at the first
+    submit. Keyword arguments set ``graflow_*`` settings: ``install(app, state_ttl=3600)``."""
+    for key, value in settings.items():
+        app.conf[f"graflow_{key}"] = value
+    if worker.run_step.name not in app.tasks:  # app.tasks finalizes the app, adding shared tasks
+        raise ConfigurationError(f"the {worker.run_step.name} task is not registered on {app.main}")
+    Runtime.for_app(app)
+    return app
+
+
+__all__ = ["WorkflowRun", "install", "submit"]

@@ -1,0 +1,62 @@
+"""Ready steps become Celery messages: one message per step, named so Flower shows the task."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from celery import Celery
+
+from graflow_celery.core.steps import Step
+from graflow_celery.core.task import TaskWrapper
+
+if TYPE_CHECKING:
+    from graflow_celery.core.context import ExecutionContext
+    from graflow_celery.core.engine import WorkflowEngine
+
+STEP_TASK = "graflow_celery.step"
+
+
+def message_id(run_id: str, step_id: str) -> str:
+    """Deterministic: a redelivered or re-sent step keeps its Celery task id."""
+    return f"{run_id}:{step_id}"
+
+
+def shadow_name(workflow: str, step: Step) -> str:
+    suffix = ".judge" if step.phase == "judge" else ""
+    return f"{workflow}.{step.node}{suffix}"
+
+
+class CeleryDispatcher:
+    def __init__(self, app: Celery, default_queue: str | None) -> None:
+        self.app = app
+        self.default_queue = default_queue
+
+    def launch(self, engine: WorkflowEngine, context: ExecutionContext, first: Step) -> None:
+        self.send(context, [first])
+
+    def send(self, context: ExecutionContext, steps: list[Step]) -> None:
+        run_id = context.run_id
+        with self.app.producer_or_acquire() as producer:
+            for step in steps:
+                options = {}
+                queue = self._queue(context, step)
+                if queue:
+                    options["queue"] = queue
+                self.app.send_task(
+                    STEP_TASK,
+                    args=(run_id, step.to_dict()),
+                    task_id=message_id(run_id, step.id),
+                    shadow=shadow_name(context.name, step),
+                    root_id=run_id,
+                    ignore_result=True,
+                    add_to_parent=False,
+                    producer=producer,
+                    **options,
+                )
+
+    def _queue(self, context: ExecutionContext, step: Step) -> str | None:
+        if step.phase == "run":
+            node = context.graph.node(step.node)
+            if isinstance(node, TaskWrapper) and node.queue:
+                return node.queue
+        return self.default_queue

@@ -1,0 +1,156 @@
+"""The graph as data: tasks named by import path, so workers run only code they already have.
+
+``encode`` refuses (before anything is sent) tasks a worker could not import - closures, lambdas,
+``__main__`` code - and lists them all, unless signed pickle is enabled for functions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+from graflow_celery.core.composition import Executable, ParallelGroup
+from graflow_celery.core.engine import all_nodes
+from graflow_celery.core.graph import TaskGraph
+from graflow_celery.core.policies import policy_from_spec, policy_to_spec
+from graflow_celery.core.retry import RetryPolicy
+from graflow_celery.core.task import TaskWrapper
+from graflow_celery.errors import GraphDefinitionError, NotImportableError
+from graflow_celery.serialization import SignedPickleSerializer, TaggedJSONSerializer
+
+_JSON = TaggedJSONSerializer()
+
+
+class _MemberRef(Executable):
+    """A group member on a worker: only its entry node's id is needed."""
+
+    def __init__(self, task_id: str) -> None:
+        self._id = task_id
+
+    @property
+    def task_id(self) -> str:
+        return self._id
+
+
+def import_path(func: Any) -> str:
+    return f"{func.__module__}:{func.__qualname__}"
+
+
+def why_not_importable(func: Any) -> str | None:
+    module, qualname = getattr(func, "__module__", None), getattr(func, "__qualname__", None)
+    if not module or not qualname:
+        return f"{func!r} has no module or qualified name"
+    if "<lambda>" in qualname:
+        return "a lambda"
+    if "<locals>" in qualname:
+        return f"defined inside a function ({qualname})"
+    if module == "__main__":
+        return "defined in __main__ (the script being run); move it to an importable module"
+    try:
+        found = resolve(import_path(func))
+    except Exception as exc:  # noqa: BLE001 - any failure to import is the answer
+        return f"{import_path(func)} cannot be imported: {type(exc).__name__}: {exc}"
+    if found is not func:
+        return f"{import_path(func)} names a different object"
+    return None
+
+
+def resolve(path: str) -> Any:
+    module_name, _, qualname = path.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj.func if isinstance(obj, TaskWrapper) else obj
+
+
+class GraphCodec:
+    def __init__(self, pickler: SignedPickleSerializer | None = None) -> None:
+        self._pickler = pickler
+
+    # --- encoding ----------------------------------------------------------------------------------
+
+    def encode(self, graph: TaskGraph, name: str) -> str:
+        specs, problems = {}, []
+        for node_id, node in graph.nodes.items():
+            try:
+                specs[node_id] = self.node_spec(node)
+            except NotImportableError as exc:
+                problems.append((node_id, str(exc.__cause__ or exc)))
+        if problems:
+            raise NotImportableError([p[0] for p in problems], [p[1] for p in problems])
+        edges = [[src, dst] for src in graph.nodes for dst in graph.successors(src)]
+        owners = {n: graph.owner(n) for n in graph.nodes if graph.owner(n) is not None}
+        return json.dumps({"name": name, "nodes": specs, "edges": edges, "owners": owners})
+
+    def node_spec(self, node: Executable) -> dict[str, Any]:
+        if isinstance(node, ParallelGroup):
+            # A member's id is its entry node's id (a chain is named after its first part).
+            return {"type": "group", "members": [m.entry().task_id for m in node.members],
+                    "policy": policy_to_spec(node.policy)}
+        if not isinstance(node, TaskWrapper):
+            raise GraphDefinitionError(f"cannot store a node of type {type(node).__name__}")
+        spec: dict[str, Any] = {
+            "type": "task",
+            "inject_context": node.inject_context,
+            "resolve_keyword_args": node.resolve_keyword_args,
+            "retry_policy": node.retry_policy.to_dict(),
+            "max_cycles": node.max_cycles,
+            "queue": node.queue,
+            "bound": _JSON.dumps(node.bound_kwargs).decode(),
+        }
+        problem = why_not_importable(node.func)
+        if problem is None:
+            spec["func"] = import_path(node.func)
+        elif self._pickler is not None:
+            spec["func_pickle"] = self._pickler.dumps(node.func).hex()
+        else:
+            err = NotImportableError([node.task_id], [problem])
+            err.__cause__ = ValueError(problem)
+            raise err
+        return spec
+
+    def encode_new(self, executables: list[Executable]) -> dict[str, str]:
+        """Specs of nodes a task added at run time (with the group that owns each)."""
+        out = {}
+        for node, owner in [pair for ex in executables for pair in all_nodes(ex)]:
+            spec = self.node_spec(node)
+            spec["owner"] = owner
+            out[node.task_id] = json.dumps(spec)
+        return out
+
+    # --- decoding ----------------------------------------------------------------------------------
+
+    def decode(self, raw: str | bytes) -> tuple[str, TaskGraph]:
+        data = json.loads(raw)
+        graph = TaskGraph()
+        for node_id, spec in data["nodes"].items():
+            graph.add_node(self.node_from_spec(node_id, spec))
+        for src, dst in data["edges"]:
+            graph.add_edge(src, dst)
+        for node_id, owner in data["owners"].items():
+            graph.set_owner(node_id, owner)
+        return data["name"], graph
+
+    def node_from_spec(self, node_id: str, spec: dict[str, Any]) -> Executable:
+        if spec["type"] == "group":
+            group = ParallelGroup([_MemberRef(m) for m in spec["members"]], name=node_id)
+            group.policy = policy_from_spec(spec["policy"])
+            return group
+        if "func" in spec:
+            func = resolve(spec["func"])
+        elif self._pickler is not None:
+            func = self._pickler.loads(bytes.fromhex(spec["func_pickle"]))
+        else:
+            raise GraphDefinitionError(
+                f"task {node_id!r} was stored as signed pickle, but this worker has no pickle key")
+        return TaskWrapper(
+            node_id, func,
+            inject_context=spec["inject_context"],
+            resolve_keyword_args=spec["resolve_keyword_args"],
+            retry_policy=RetryPolicy(**spec["retry_policy"]),
+            max_cycles=spec["max_cycles"],
+            queue=spec["queue"],
+            bound_kwargs=_JSON.loads(spec["bound"].encode()),
+            register=False,
+        )

@@ -1,0 +1,75 @@
+"""Every Redis key a run uses, in one place.
+
+All keys of a run share the hash tag ``{run_id}``, so they live in one Redis Cluster slot and one
+Lua script may touch them all. Every key gets the run's TTL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "gfc"
+
+
+@dataclass(frozen=True)
+class RunKeys:
+    run_id: str
+
+    @property
+    def base(self) -> str:
+        return f"{PREFIX}:{{{self.run_id}}}"
+
+    @property
+    def meta(self) -> str:  # hash: status, error, seq, applied_n, limits, last_result, name
+        return f"{self.base}:meta"
+
+    @property
+    def graph(self) -> str:  # string: the graph as written, as JSON
+        return f"{self.base}:graph"
+
+    @property
+    def dynamic(self) -> str:  # hash: node id -> spec of a node added at run time
+        return f"{self.base}:dyn"
+
+    @property
+    def applied(self) -> str:  # set: ids of steps whose transition was applied
+        return f"{self.base}:applied"
+
+    @property
+    def outbox(self) -> str:  # hash: step id -> JSON list of steps it made ready, until sent
+        return f"{self.base}:outbox"
+
+    @property
+    def results(self) -> str:  # hash: node id -> serialized result
+        return f"{self.base}:results"
+
+    @property
+    def scopes(self) -> str:  # hash: "<scope>|n" in flight, "<scope>|last" result, "<scope>|err"
+        return f"{self.base}:scopes"
+
+    @property
+    def tokens(self) -> str:  # hash: "<node>|<src>" -> tokens delivered on that join edge
+        return f"{self.base}:tokens"
+
+    @property
+    def barriers(self) -> str:  # hash: "<group step>|n", "|done", "|node", "|scope", "|ok|i" ...
+        return f"{self.base}:barriers"
+
+    @property
+    def done_channel(self) -> str:  # pub/sub channel: one message when the run finishes
+        return f"{self.base}:done"
+
+    @property
+    def channel_index(self) -> str:  # set: user channel keys ever written
+        return f"{self.base}:chkeys"
+
+    def channel_key(self, key: str) -> str:
+        return f"{self.base}:ch:{key}"
+
+    def lock_key(self, key: str) -> str:
+        return f"{self.base}:lock:{key}"
+
+    def state_keys(self) -> list[str]:
+        """The keys the apply script touches, in its KEYS order."""
+        return [self.meta, self.applied, self.outbox, self.results, self.scopes, self.tokens,
+                self.barriers, self.dynamic]

@@ -1,0 +1,119 @@
+-- Apply one step's transition, atomically and at most once per step id.
+-- The engine decided everything; this script only counts, as the transition says.
+--
+-- KEYS[1] meta      hash   status, error, seq, applied_n, last_result
+-- KEYS[2] applied   set    step ids already applied
+-- KEYS[3] outbox    hash   step id -> JSON list of ready steps not yet acknowledged as sent
+-- KEYS[4] results   hash   node id -> serialized result
+-- KEYS[5] scopes    hash   "<scope>|n" in-flight count, "<scope>|last" result, "<scope>|err"
+-- KEYS[6] tokens    hash   "<node>|<src>" -> tokens on that join edge
+-- KEYS[7] barriers  hash   "<group step>|n|done|node|scope", "<group step>|ok|<i>", "|err|<i>", "|res|<i>"
+-- KEYS[8] dynamic   hash   node id -> spec of a node added at run time
+-- ARGV[1] transition JSON: {step, kind, run_end, error, branch_error, enqueue, deliver, launch, new_nodes}
+-- ARGV[2] serialized result (used when kind == "completed")
+-- ARGV[3] TTL in seconds for every key touched
+-- ARGV[4] pub/sub channel announcing the end of the run
+-- Returns {1 if applied now else 0, JSON list of ready steps}.
+
+local t = cjson.decode(ARGV[1])
+local step = t.step
+local meta, applied, outbox, results, scopes, tokens, barriers, dynamic =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+
+if redis.call('SISMEMBER', applied, step.id) == 1 then
+  return {0, redis.call('HGET', outbox, step.id) or '[]'}
+end
+redis.call('SADD', applied, step.id)
+redis.call('HINCRBY', meta, 'applied_n', 1)
+
+local scope = step.scope
+if t.kind == 'completed' then
+  redis.call('HSET', results, step.node, ARGV[2])
+  redis.call('HSET', meta, 'last_result', ARGV[2])
+  redis.call('HSET', scopes, scope .. '|last', ARGV[2])
+elseif t.kind == 'failed' and t.branch_error ~= cjson.null and t.branch_error ~= nil then
+  redis.call('HSETNX', scopes, scope .. '|err', t.branch_error)
+end
+for node_id, spec in pairs(t.new_nodes or {}) do
+  redis.call('HSETNX', dynamic, node_id, spec)
+end
+
+local status = redis.call('HGET', meta, 'status')
+local function finish(new_status, error_json)
+  redis.call('HSET', meta, 'status', new_status)
+  if error_json then redis.call('HSET', meta, 'error', error_json) end
+  redis.call('PUBLISH', ARGV[4], new_status)
+  status = new_status
+end
+
+if t.run_end ~= cjson.null and t.run_end ~= nil and status == 'running' then
+  if t.run_end == 'terminated' then
+    finish('completed', nil)
+  else
+    finish(t.run_end, t.error)
+  end
+end
+
+local ready = {}
+local function alloc(node, in_scope, phase, cycle, data, barrier)
+  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+  local s = {id = tostring(seq), node = node, scope = in_scope, phase = phase or 'run',
+             cycle = cycle or 0, data = data or cjson.null, attempt = 0, barrier = barrier or ''}
+  ready[#ready + 1] = s
+end
+
+if status == 'running' then
+  for _, n in ipairs(t.enqueue) do
+    alloc(n.node, scope, n.phase, n.cycle, n.data, '')
+  end
+  for _, d in ipairs(t.deliver) do
+    redis.call('HINCRBY', tokens, d.node .. '|' .. d.src, 1)
+    local all = true
+    for _, src in ipairs(d.required) do
+      if tonumber(redis.call('HGET', tokens, d.node .. '|' .. src) or '0') < 1 then all = false break end
+    end
+    if all then
+      for _, src in ipairs(d.required) do redis.call('HINCRBY', tokens, d.node .. '|' .. src, -1) end
+      alloc(d.node, scope)
+    end
+  end
+  local launch = t.launch
+  local own = 1
+  if launch ~= cjson.null and launch ~= nil then own = 0 end
+  local left = redis.call('HINCRBY', scopes, scope .. '|n', #ready - own)
+  if own == 0 then
+    local g = step.id
+    redis.call('HSET', barriers, g .. '|n', #launch, g .. '|done', 0, g .. '|node', step.node,
+               g .. '|scope', scope)
+    for i, entry in ipairs(launch) do
+      local branch = g .. '/' .. (i - 1)
+      redis.call('HSET', scopes, branch .. '|n', 1)
+      alloc(entry, branch)
+    end
+  end
+  if left == 0 then
+    if scope == '' then
+      finish('completed', nil)
+    else
+      local g, index = string.match(scope, '^(.*)/(%d+)$')
+      local err = redis.call('HGET', scopes, scope .. '|err')
+      local last = redis.call('HGET', scopes, scope .. '|last')
+      redis.call('HSET', barriers, g .. '|ok|' .. index, err and '0' or '1')
+      if err then redis.call('HSET', barriers, g .. '|err|' .. index, err) end
+      if last then redis.call('HSET', barriers, g .. '|res|' .. index, last) end
+      redis.call('HDEL', scopes, scope .. '|n', scope .. '|err', scope .. '|last')
+      local done = redis.call('HINCRBY', barriers, g .. '|done', 1)
+      if done == tonumber(redis.call('HGET', barriers, g .. '|n')) then
+        alloc(redis.call('HGET', barriers, g .. '|node'), redis.call('HGET', barriers, g .. '|scope'),
+              'judge', 0, nil, g)
+      end
+    end
+  end
+end
+
+local encoded = '[]'
+if #ready > 0 then encoded = cjson.encode(ready) end
+redis.call('HSET', outbox, step.id, encoded)
+local ttl = tonumber(ARGV[3])
+for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
+return {1, encoded}

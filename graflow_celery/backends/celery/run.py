@@ -1,0 +1,137 @@
+"""Submitting a workflow to Celery, and the handle on a run: ``WorkflowRun``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, current_app
+
+from graflow_celery.backends.celery.dispatcher import message_id
+from graflow_celery.backends.celery.runtime import Runtime
+from graflow_celery.backends.celery.store import RedisRunStore
+from graflow_celery.core.context import DEFAULT_MAX_CYCLES, DEFAULT_MAX_STEPS, ExecutionContext, RunLimits
+from graflow_celery.core.engine import WorkflowEngine
+from graflow_celery.core.graph import TaskGraph
+from graflow_celery.core.workflow import WorkflowContext, registry
+from graflow_celery.errors import ConfigurationError, WorkflowTimeoutError
+from graflow_celery.serialization import Serializer
+
+logger = logging.getLogger("graflow_celery.run")
+
+
+class WorkflowRun:
+    """A run on the Celery backend. Re-attach from any process with ``WorkflowRun(run_id, app=app)``."""
+
+    def __init__(self, run_id: str, app: Celery | None = None) -> None:
+        self.id = run_id
+        self.app = app or current_app
+        runtime = Runtime.for_app(self.app)
+        self._runtime = runtime
+        self._store: RedisRunStore = runtime._store(run_id)
+        self._serializer: Serializer = runtime.serializer
+        if not self._store.exists():
+            raise ConfigurationError(f"no run {run_id!r} in {runtime.settings.state_url} (unknown or expired)")
+
+    @property
+    def run_id(self) -> str:
+        return self.id
+
+    def status(self) -> str:
+        """"running", "completed", "failed" or "cancelled"."""
+        return self._store.status()
+
+    @property
+    def name(self) -> str:
+        return self._runtime.workflow_name(self.id)
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the run finishes (no polling) and return its status."""
+        if not self._store.wait(timeout):
+            raise WorkflowTimeoutError(f"run {self.id} did not finish within {timeout}s")
+        return self.status()
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The last task's result; raises the run's error if it failed or was cancelled."""
+        self.wait(timeout)
+        return self._context().final_result()
+
+    def results(self) -> dict[str, Any]:
+        return {k: self._serializer.loads(v) for k, v in self._store.results().items()}
+
+    def get_result(self, task_id: str, default: Any = None) -> Any:
+        raw = self._store.result(task_id)
+        return default if raw is None else self._serializer.loads(raw)
+
+    def get_channel(self) -> Any:
+        return self._runtime._channel(self.id)
+
+    def progress(self) -> tuple[int, int]:
+        """(steps done, steps made ready so far); the total grows as the workflow unfolds."""
+        return self._store.progress()
+
+    def cancel(self, message: str = "cancelled by run.cancel()") -> bool:
+        """Cancel the run: nothing more is queued, steps not yet started are revoked and do
+        nothing if they start anyway. False if the run had already finished."""
+        if not self._store.cancel(message):
+            return False
+        done, made = self._store.progress()
+        applied = {m.decode() for m in self._store._r.smembers(self._store.keys.applied)}
+        pending = [message_id(self.id, str(n)) for n in range(1, made + 1) if str(n) not in applied]
+        if pending:
+            self.app.control.revoke(pending)
+        return True
+
+    def _context(self) -> ExecutionContext:
+        context = self._runtime.context_for(self.id)
+        if context is None:
+            raise ConfigurationError(f"run {self.id} has expired")
+        return context
+
+    def __repr__(self) -> str:
+        return f"WorkflowRun({self.id!r}, status={self.status()!r})"
+
+
+def _workflow(workflow: WorkflowContext | str) -> WorkflowContext:
+    if isinstance(workflow, WorkflowContext):
+        return workflow
+    found = registry.get(workflow)
+    if found is None:
+        raise ConfigurationError(
+            f"no workflow named {workflow!r} has been defined in this process (import the module that "
+            f"defines it); known: {sorted(registry)}"
+        )
+    return found
+
+
+def submit(
+    workflow: WorkflowContext | str,
+    inputs: dict[str, Any] | None = None,
+    *,
+    app: Celery | None = None,
+    queue: str | None = None,
+    start_node: str | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    max_cycles: int = DEFAULT_MAX_CYCLES,
+    run_id: str | None = None,
+) -> WorkflowRun:
+    """Start ``workflow`` on the app's Celery workers and return at once. ``inputs`` become channel
+    values (and so fill task parameters of the same name)."""
+    app = app or current_app
+    wf = _workflow(workflow)
+    context = celery_run(wf.graph, start_node, limits=RunLimits(max_steps, max_cycles), run_id=run_id,
+                         name=wf.name, app=app, queue=queue)
+    for key, value in (inputs or {}).items():
+        context.channel.set(key, value)
+    context.start(WorkflowEngine())
+    return WorkflowRun(context.run_id, app=app)
+
+
+def celery_run(graph: TaskGraph, start_node: str | None, *, limits: RunLimits, run_id: str | None = None,
+               name: str = "workflow", app: Celery | None = None, queue: str | None = None,
+               **_ignored: Any) -> ExecutionContext:
+    """A new run stored in Redis (the ``"celery"`` run factory)."""
+    runtime = Runtime.for_app(app or current_app)
+    start = graph.resolve_start(start_node)
+    graph.validate()
+    return runtime.new_run(graph, name, start, limits, run_id=run_id, queue=queue)

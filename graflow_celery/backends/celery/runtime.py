@@ -1,0 +1,126 @@
+"""Per Celery app: the Redis client, scripts and caches graflow-celery uses to build run contexts."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import redis
+from celery import Celery
+
+from graflow_celery.backends.celery.channel import RedisChannel
+from graflow_celery.backends.celery.dispatcher import CeleryDispatcher
+from graflow_celery.backends.celery.graph_codec import GraphCodec
+from graflow_celery.backends.celery.keys import RunKeys
+from graflow_celery.backends.celery.run_graph import RunGraph
+from graflow_celery.backends.celery.scripts import Scripts
+from graflow_celery.backends.celery.settings import GraflowSettings
+from graflow_celery.backends.celery.store import RedisRunStore
+from graflow_celery.core.context import ExecutionContext, RunLimits
+from graflow_celery.core.graph import TaskGraph
+from graflow_celery.errors import ConfigurationError
+from graflow_celery.serialization import Serializer, SignedPickleSerializer, TaggedJSONSerializer
+
+_GRAPH_CACHE_SIZE = 256
+
+
+class Runtime:
+    _by_app: dict[int, Runtime] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+        self.settings = GraflowSettings.from_app(app)
+        self.client = redis.Redis.from_url(self.settings.state_url)
+        self.scripts = Scripts(self.client)
+        pickler = SignedPickleSerializer(self.settings.pickle_key) if self.settings.pickle_key else None
+        self.serializer: Serializer = pickler or TaggedJSONSerializer()
+        self.codec = GraphCodec(pickler)
+        self._dispatchers: dict[str | None, CeleryDispatcher] = {}
+        self._graphs: OrderedDict[str, tuple[str, RunGraph, RunLimits, str | None]] = OrderedDict()
+
+    @classmethod
+    def for_app(cls, app: Celery) -> Runtime:
+        with cls._lock:
+            runtime = cls._by_app.get(id(app))
+            if runtime is None or runtime.app is not app:
+                runtime = cls._by_app[id(app)] = Runtime(app)
+            return runtime
+
+    def dispatcher(self, queue: str | None) -> CeleryDispatcher:
+        """Steps of a run go to the run's queue, else the configured default, else Celery's routing."""
+        queue = queue or self.settings.default_queue
+        found = self._dispatchers.get(queue)
+        if found is None:
+            found = self._dispatchers[queue] = CeleryDispatcher(self.app, queue)
+        return found
+
+    def _store(self, run_id: str) -> RedisRunStore:
+        return RedisRunStore(self.client, self.scripts, run_id, self.settings.state_ttl, self.codec)
+
+    def _channel(self, run_id: str) -> RedisChannel:
+        return RedisChannel(self.client, self.scripts, run_id, self.serializer, self.settings.state_ttl)
+
+    # --- submitting ----------------------------------------------------------------------------------
+
+    def new_run(self, graph: TaskGraph, name: str, start_node: str | None, limits: RunLimits,
+                run_id: str | None = None, queue: str | None = None) -> ExecutionContext:
+        """Store a new run's graph and settings (refusing tasks workers could not import)."""
+        graph_json = self.codec.encode(graph, name)  # raises before anything is stored or sent
+        run_id = run_id or ExecutionContext.new_run_id()
+        store = self._store(run_id)
+        if store.exists():
+            raise ConfigurationError(f"a run with id {run_id!r} already exists")
+        store.initialize(graph_json, {"name": name, "max_steps": limits.max_steps,
+                                      "max_cycles": limits.default_max_cycles,
+                                      "serializer": self.serializer.name, "queue": queue or ""})
+        return ExecutionContext(graph, store=store, channel=self._channel(run_id),
+                                dispatcher=self.dispatcher(queue), serializer=self.serializer,
+                                limits=limits, start_node=start_node, name=name)
+
+    # --- on a worker, and re-attaching ----------------------------------------------------------------
+
+    def context_for(self, run_id: str) -> ExecutionContext | None:
+        """The context of an existing run, or None if it is unknown or expired."""
+        cached = self._graphs.get(run_id)
+        if cached is None:
+            cached = self._load(run_id)
+            if cached is None:
+                return None
+            self._graphs[run_id] = cached
+            if len(self._graphs) > _GRAPH_CACHE_SIZE:
+                self._graphs.popitem(last=False)
+        name, graph, limits, queue = cached
+        return ExecutionContext(graph, store=self._store(run_id), channel=self._channel(run_id),  # type: ignore[arg-type]
+                                dispatcher=self.dispatcher(queue), serializer=self.serializer,
+                                limits=limits, name=name)
+
+    def _load(self, run_id: str) -> tuple[str, RunGraph, RunLimits, str | None] | None:
+        keys = RunKeys(run_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(keys.graph)
+        pipe.hmget(keys.meta, ["max_steps", "max_cycles", "serializer", "queue"])
+        raw_graph, (max_steps, max_cycles, serializer, queue) = pipe.execute()
+        if raw_graph is None:
+            return None
+        if serializer and serializer.decode() != self.serializer.name:
+            raise ConfigurationError(
+                f"run {run_id} uses the {serializer.decode()!r} serializer but this process is set up "
+                f"for {self.serializer.name!r} (check graflow_pickle_key)"
+            )
+        name, static = self.codec.decode(raw_graph)
+        limits = RunLimits(int(max_steps), int(max_cycles))
+        run_graph = RunGraph(static, self.client, keys, self.codec)
+        return name, run_graph, limits, (queue.decode() if queue else None)
+
+    def workflow_name(self, run_id: str) -> str:
+        cached = self._graphs.get(run_id)
+        if cached is not None:
+            return cached[0]
+        raw = self.client.hget(RunKeys(run_id).meta, "name")
+        return raw.decode() if raw else "workflow"
+
+    def describe(self, run_id: str) -> dict[str, Any]:
+        return json.loads(json.dumps(self._store(run_id).meta()))

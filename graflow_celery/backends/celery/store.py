@@ -1,0 +1,164 @@
+"""Run state in Redis: the same contract as the memory store, each change one Lua call."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import redis
+
+from graflow_celery.backends.celery.keys import RunKeys
+from graflow_celery.backends.celery.scripts import Scripts
+from graflow_celery.core.errors_record import short_message, storable
+from graflow_celery.core.steps import (
+    FINISHED,
+    Applied,
+    BranchOutcome,
+    NewStep,
+    RunStatus,
+    Step,
+    StepStart,
+    Transition,
+)
+
+DEFAULT_TTL = 7 * 24 * 3600
+
+
+def _steps(raw: bytes | str | None) -> list[Step]:
+    return [Step.from_dict(d) for d in json.loads(raw or "[]")]
+
+
+class RedisRunStore:
+    def __init__(self, client: redis.Redis, scripts: Scripts, run_id: str, ttl: int = DEFAULT_TTL,
+                 node_codec: Any = None) -> None:
+        self.run_id = run_id
+        self.keys = RunKeys(run_id)
+        self._r = client
+        self._scripts = scripts
+        self.ttl = ttl
+        self._node_codec = node_codec  # turns nodes added at run time into stored specs
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def initialize(self, graph_json: str, meta: dict[str, Any]) -> None:
+        """Store the graph and the run's settings before its first step is created."""
+        pipe = self._r.pipeline(transaction=True)
+        pipe.set(self.keys.graph, graph_json, ex=self.ttl)
+        pipe.hset(self.keys.meta, mapping={**meta, "status": "pending", "seq": 0, "applied_n": 0,
+                                           "created": time.time()})
+        pipe.expire(self.keys.meta, self.ttl)
+        pipe.execute()
+
+    def create(self, first: NewStep) -> Step:
+        pipe = self._r.pipeline(transaction=True)
+        pipe.hset(self.keys.meta, mapping={"status": "running", "seq": 1})
+        pipe.hset(self.keys.scopes, "|n", 1)
+        pipe.expire(self.keys.scopes, self.ttl)
+        pipe.execute()
+        return Step("1", first.node)
+
+    def begin(self, step: Step) -> StepStart:
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hget(self.keys.meta, "status")
+        pipe.sismember(self.keys.applied, step.id)
+        pipe.hget(self.keys.outbox, step.id)
+        status, was_applied, outbox = pipe.execute()
+        status = (status or b"missing").decode()
+        if was_applied:
+            return StepStart(status, _steps(outbox))
+        return StepStart(status, None)
+
+    def apply(self, t: Transition) -> Applied:
+        payload = {
+            "step": t.step.to_dict(),
+            "kind": t.kind,
+            "run_end": t.run_end,
+            "error": json.dumps(storable(t.error)) if t.error is not None else None,
+            "branch_error": short_message(t.error) if t.kind == "failed" and t.error else None,
+            "enqueue": [{"node": n.node, "phase": n.phase, "cycle": n.cycle,
+                         "data": n.data.hex() if n.data is not None else None} for n in t.enqueue],
+            "deliver": [{"node": d.node, "src": d.src, "required": list(d.required)} for d in t.deliver],
+            "launch": t.launch,
+            "new_nodes": self._node_codec.encode_new(t.new_nodes) if t.new_nodes else {},
+        }
+        first, ready = self._scripts.apply_transition(
+            self.keys.state_keys(), json.dumps(payload), t.result or b"", self.ttl, self.keys.done_channel
+        )
+        return Applied(first, _steps(ready))
+
+    def ack_outbox(self, step_id: str) -> None:
+        self._r.hdel(self.keys.outbox, step_id)
+
+    def fail(self, record: dict[str, Any]) -> bool:
+        return self._end("failed", record)
+
+    def cancel(self, message: str) -> bool:
+        return self._end("cancelled", {"kind": "cancelled", "message": message, "task_id": None})
+
+    def _end(self, status: str, record: dict[str, Any]) -> bool:
+        return self._scripts.end_run(self.keys.meta, status, json.dumps(storable(record)),
+                                     self.keys.done_channel)
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def status(self) -> RunStatus:
+        raw = self._r.hget(self.keys.meta, "status")
+        return raw.decode() if raw else "missing"  # type: ignore[return-value]
+
+    def exists(self) -> bool:
+        return bool(self._r.exists(self.keys.meta))
+
+    def error(self) -> dict[str, Any] | None:
+        raw = self._r.hget(self.keys.meta, "error")
+        return json.loads(raw) if raw else None
+
+    def last_result(self) -> bytes | None:
+        return self._r.hget(self.keys.meta, "last_result")
+
+    def meta(self) -> dict[str, str]:
+        return {k.decode(): v.decode(errors="replace") for k, v in self._r.hgetall(self.keys.meta).items()
+                if k != b"last_result"}
+
+    def result(self, node_id: str) -> bytes | None:
+        return self._r.hget(self.keys.results, node_id)
+
+    def results(self) -> dict[str, bytes]:
+        return {k.decode(): v for k, v in self._r.hgetall(self.keys.results).items()}
+
+    def results_for(self, node_ids: list[str]) -> dict[str, bytes]:
+        values = self._r.hmget(self.keys.results, node_ids)
+        return {n: v for n, v in zip(node_ids, values, strict=True) if v is not None}
+
+    def branch_outcomes(self, group_step_id: str) -> list[BranchOutcome]:
+        g = group_step_id
+        count = int(self._r.hget(self.keys.barriers, f"{g}|n") or 0)
+        fields = [f"{g}|{kind}|{i}" for i in range(count) for kind in ("ok", "err", "res")]
+        values = self._r.hmget(self.keys.barriers, fields) if fields else []
+        outcomes = []
+        for i in range(count):
+            ok, err, res = values[3 * i: 3 * i + 3]
+            outcomes.append(BranchOutcome(ok == b"1", err.decode() if err else None, res or None))
+        return outcomes
+
+    def progress(self) -> tuple[int, int]:
+        applied, seq = self._r.hmget(self.keys.meta, ["applied_n", "seq"])
+        return int(applied or 0), int(seq or 0)
+
+    def wait(self, timeout: float | None) -> bool:
+        """Block until the run has finished (pub/sub, no polling); False on timeout."""
+        if self.status() in FINISHED:
+            return True
+        pubsub = self._r.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(self.keys.done_channel)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                if self.status() in FINISHED:  # checked after subscribing: no missed message
+                    return True
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                pubsub.get_message(timeout=min(left, 5.0) if left is not None else 5.0)
+        finally:
+            pubsub.close()

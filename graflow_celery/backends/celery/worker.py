@@ -1,0 +1,47 @@
+"""The one Celery task that runs workflow steps. Every worker of the app can take any step."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task, shared_task
+
+from graflow_celery.backends.celery.dispatcher import STEP_TASK
+from graflow_celery.backends.celery.runtime import Runtime
+from graflow_celery.core.engine import WorkflowEngine
+from graflow_celery.core.steps import Step
+
+logger = logging.getLogger("graflow_celery.worker")
+
+ENGINE = WorkflowEngine()
+
+
+def parse_step(run_id: Any, raw: Any) -> Step | None:
+    """The step of a message, or None (logged) if the message is malformed."""
+    try:
+        if not isinstance(run_id, str) or not run_id or not isinstance(raw, dict):
+            raise TypeError("expected (run_id: str, step: dict)")
+        step = Step.from_dict(raw)
+        step.number  # noqa: B018 - the id must be a sequence number
+        return step
+    except (KeyError, TypeError, ValueError) as exc:
+        logger.error("dropping a malformed %s message (run_id=%r, step=%r): %s", STEP_TASK, run_id, raw, exc)
+        return None
+
+
+@shared_task(name=STEP_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
+             max_retries=None)
+def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> None:
+    step = parse_step(run_id, raw_step)
+    if step is None:
+        return
+    context = Runtime.for_app(self.app).context_for(run_id)
+    if context is None:
+        logger.warning("run %s is unknown or expired; step %s (%s) does nothing", run_id, step.id, step.node)
+        return
+    retry = ENGINE.run_step(context, step)
+    if retry is not None:
+        again = Step(**{**retry.step.__dict__, "attempt": retry.step.attempt + 1})
+        raise self.retry(args=(run_id, again.to_dict()), countdown=retry.delay, exc=retry.error,
+                         max_retries=None)
