@@ -1,29 +1,42 @@
-"""Shared fixtures. ``runner`` is parametrised by backend: every contract test runs on each."""
+"""Shared fixtures. ``runner`` is parametrised by backend: every contract test runs on each.
+
+The Celery backend runs against a private ``redis-server`` on a free port and two real worker
+processes, started once per test session.
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-BACKENDS = ["memory"]
+from graflow_celery import ExecutionContext, WorkflowEngine
+from tests.support.redis_server import RedisServer
+from tests.support.workers import Worker, wait_for_workers
+
+BACKENDS = ["memory", "celery"]
 
 
-class MemoryRunner:
-    name = "memory"
+class Runner:
+    """Runs a workflow on one backend and returns ``(result, context)`` like ``wf.execute``."""
 
-    def __init__(self, max_workers: int = 4) -> None:
+    def __init__(self, backend: str, max_workers: int = 4) -> None:
+        self.name = backend
         self.max_workers = max_workers
 
     def execute(self, wf: Any, **kwargs: Any) -> tuple[Any, Any]:
         kwargs.setdefault("max_workers", self.max_workers)
-        return wf.execute(ret_context=True, **kwargs)
+        return wf.execute(ret_context=True, backend=self.name, **kwargs)
 
-    def run_context(self, wf: Any, **kwargs: Any) -> Any:
+    def run_context(self, wf: Any, **kwargs: Any) -> tuple[Any, Exception | None]:
         """Run and return the context even when the run fails (to look at what happened)."""
-        from graflow_celery import ExecutionContext, WorkflowEngine
-
-        context = ExecutionContext.create(wf.graph, max_workers=self.max_workers, **kwargs)
+        context = ExecutionContext.create(wf.graph, channel_backend=self.name, name=wf.name,
+                                          max_workers=self.max_workers, **kwargs)
         try:
             WorkflowEngine().execute(context)
         except Exception as exc:
@@ -31,8 +44,43 @@ class MemoryRunner:
         return context, None
 
 
+MemoryRunner = Runner  # memory is the default backend
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_app(redis_server: RedisServer) -> Any:
+    os.environ["GRAFLOW_TEST_REDIS_URL"] = redis_server.url
+    module = importlib.import_module("tests.support.celery_app")
+    module = importlib.reload(module)  # the URL is read at import time
+    module.app.set_default()
+    return module.app
+
+
+@pytest.fixture(scope="session")
+def worker_logs() -> Path:
+    return Path(tempfile.mkdtemp(prefix="graflow-workers-"))
+
+
+@pytest.fixture(scope="session")
+def celery_workers(redis_server: RedisServer, celery_app: Any, worker_logs: Path) -> Iterator[list[Worker]]:
+    workers = [Worker(f"w{i}", redis_server.url, worker_logs).start() for i in (1, 2)]
+    try:
+        wait_for_workers(redis_server.url, workers)
+        yield workers
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
 @pytest.fixture(params=BACKENDS)
-def runner(request: pytest.FixtureRequest) -> Any:
-    if request.param == "memory":
-        return MemoryRunner()
-    raise AssertionError(request.param)
+def runner(request: pytest.FixtureRequest) -> Runner:
+    if request.param == "celery":
+        request.getfixturevalue("celery_workers")
+    return Runner(request.param)

@@ -12,7 +12,6 @@ from graflow_celery.core.current import current_graph
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.graph import TaskGraph
 
-
 # Workflows by name, so that a process can submit one it has imported by its name.
 registry: dict[str, WorkflowContext] = {}
 

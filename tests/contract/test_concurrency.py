@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import MemoryRunner
+from tests.conftest import Runner
 from tests.contract import flows
 
 
@@ -13,6 +13,6 @@ def test_independent_members_run_concurrently(runner):
 
 def test_one_worker_thread_runs_ready_steps_in_fifo_order():
     for _ in range(5):
-        _, ctx = MemoryRunner(max_workers=1).execute(flows.fifo_order())
+        _, ctx = Runner("memory", max_workers=1).execute(flows.fifo_order())
         # a's successors are queued in edge order: the group (b, c), then d; e after the group
         assert ctx.get_channel().get("log") == ["a", "d", "b", "c", "e"]

@@ -20,7 +20,7 @@ class RedisChannel:
     def __init__(self, client: redis.Redis, scripts: Scripts, run_id: str, serializer: Serializer,
                  ttl: int) -> None:
         self.name = f"run:{run_id}"
-        self._r = client
+        self._r: Any = client  # bytes in, bytes out (no decode_responses)
         self._scripts = scripts
         self._keys = RunKeys(run_id)
         self._ser = serializer

@@ -49,7 +49,7 @@ def why_not_importable(func: Any) -> str | None:
         return "defined in __main__ (the script being run); move it to an importable module"
     try:
         found = resolve(import_path(func))
-    except Exception as exc:  # noqa: BLE001 - any failure to import is the answer
+    except Exception as exc:
         return f"{import_path(func)} cannot be imported: {type(exc).__name__}: {exc}"
     if found is not func:
         return f"{import_path(func)} names a different object"

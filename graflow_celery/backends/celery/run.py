@@ -31,7 +31,8 @@ class WorkflowRun:
         self._store: RedisRunStore = runtime._store(run_id)
         self._serializer: Serializer = runtime.serializer
         if not self._store.exists():
-            raise ConfigurationError(f"no run {run_id!r} in {runtime.settings.state_url} (unknown or expired)")
+            raise ConfigurationError(
+                f"no run {run_id!r} in {runtime.settings.state_url} (unknown or expired)")
 
     @property
     def run_id(self) -> str:
@@ -75,7 +76,7 @@ class WorkflowRun:
         nothing if they start anyway. False if the run had already finished."""
         if not self._store.cancel(message):
             return False
-        done, made = self._store.progress()
+        _, made = self._store.progress()
         applied = {m.decode() for m in self._store._r.smembers(self._store.keys.applied)}
         pending = [message_id(self.id, str(n)) for n in range(1, made + 1) if str(n) not in applied]
         if pending:

@@ -33,7 +33,7 @@ class Runtime:
     def __init__(self, app: Celery) -> None:
         self.app = app
         self.settings = GraflowSettings.from_app(app)
-        self.client = redis.Redis.from_url(self.settings.state_url)
+        self.client: Any = redis.Redis.from_url(self.settings.state_url)  # bytes, no decode_responses
         self.scripts = Scripts(self.client)
         pickler = SignedPickleSerializer(self.settings.pickle_key) if self.settings.pickle_key else None
         self.serializer: Serializer = pickler or TaggedJSONSerializer()

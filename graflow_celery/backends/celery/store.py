@@ -34,7 +34,7 @@ class RedisRunStore:
                  node_codec: Any = None) -> None:
         self.run_id = run_id
         self.keys = RunKeys(run_id)
-        self._r = client
+        self._r: Any = client  # bytes in, bytes out (no decode_responses)
         self._scripts = scripts
         self.ttl = ttl
         self._node_codec = node_codec  # turns nodes added at run time into stored specs
@@ -64,10 +64,10 @@ class RedisRunStore:
         pipe.sismember(self.keys.applied, step.id)
         pipe.hget(self.keys.outbox, step.id)
         status, was_applied, outbox = pipe.execute()
-        status = (status or b"missing").decode()
+        run_status: RunStatus = (status or b"missing").decode()  # type: ignore[assignment]
         if was_applied:
-            return StepStart(status, _steps(outbox))
-        return StepStart(status, None)
+            return StepStart(run_status, _steps(outbox))
+        return StepStart(run_status, None)
 
     def apply(self, t: Transition) -> Applied:
         payload = {

@@ -1,0 +1,10 @@
+"""Ordinary Celery tasks of the app, next to the workflows."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="tests.add")
+def add(x: int, y: int) -> int:
+    return x + y

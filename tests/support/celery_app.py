@@ -1,0 +1,22 @@
+"""The Celery app the tests' workers run. Its broker (and state store) comes from the
+GRAFLOW_TEST_REDIS_URL environment variable set by the fixtures."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+import graflow_celery
+import tests.contract.flows
+import tests.support.app_tasks  # noqa: F401 - the app's own, non-workflow tasks
+
+app = Celery("graflow_tests", broker=os.environ.get("GRAFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+app.conf.update(
+    worker_prefetch_multiplier=1,
+    task_acks_late=True,
+    broker_transport_options={"visibility_timeout": int(os.environ.get("GRAFLOW_TEST_VISIBILITY", "3600"))},
+    worker_hijack_root_logger=False,
+    result_backend=os.environ.get("GRAFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+)
+graflow_celery.install(app)
