@@ -4,7 +4,12 @@ policies) that run in-process or on ordinary Celery workers over Redis."""
 import logging
 
 from graflow_celery.backends import memory as _memory_backend  # noqa: F401 - registers "memory"
-from graflow_celery.backends.celery import WorkflowRun, install, submit  # also registers "celery"
+from graflow_celery.backends.celery import (  # also registers the "celery" backend
+    WorkflowRun,
+    from_celery,
+    install,
+    submit,
+)
 from graflow_celery.channels import Channel, MemoryChannel, TypedChannel
 from graflow_celery.core.composition import Chain, Executable, ParallelGroup, chain, parallel
 from graflow_celery.core.context import ExecutionContext
@@ -83,6 +88,7 @@ __all__ = [
     "WorkflowRuntimeError",
     "WorkflowTimeoutError",
     "chain",
+    "from_celery",
     "install",
     "parallel",
     "submit",

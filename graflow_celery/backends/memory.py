@@ -41,6 +41,10 @@ class LocalExecutor:
         for step in steps:
             self._queue.put(step)
 
+    def hand_off(self, context: ExecutionContext, step: Step, task: object, args: list[object],
+                 kwargs: dict[str, object]) -> bool:
+        return False  # in-process: every task runs here
+
     def launch(self, engine: WorkflowEngine, context: ExecutionContext, first: Step) -> None:
         self._queue.put(first)
         if self.max_workers == 1:

@@ -57,3 +57,9 @@ class Dispatcher(Protocol):
         ...
 
     def send(self, context: ExecutionContext, steps: list[Step]) -> None: ...
+
+    def hand_off(self, context: ExecutionContext, step: Step, task: Any, args: list[Any],
+                 kwargs: dict[str, Any]) -> bool:
+        """Give a ``handoff`` task to the system that owns it; its completion arrives later through
+        ``WorkflowEngine.complete_handoff``. False: run it here like any task."""
+        ...

@@ -61,18 +61,39 @@ class WorkflowEngine:
             logger.debug("run %s is %s; step %s does nothing", context.run_id, start.status, step.id)
             return None
         decision = self._decide(context, step)
+        if decision is None:  # handed off; complete_handoff() finishes the step
+            return None
         if isinstance(decision, RetryRequest):
             return decision
-        applied = context.store.apply(decision)
-        self._send(context, step, applied.ready)
+        self._apply(context, decision)
         return None
+
+    def complete_handoff(self, context: ExecutionContext, step: Step, value: Any = None,
+                         error: BaseException | None = None) -> None:
+        """Finish a step whose task ran elsewhere (``from_celery``): its return value or error."""
+        if context.store.begin(step).status != "running":
+            return
+        if error is not None:
+            decision = self._failed(step, errors_record.task_failure(step.node, error))
+        else:
+            try:
+                result = context.serializer.dumps(value)
+            except GraflowError as exc:
+                decision = self._failed(step, errors_record.task_failure(step.node, exc))
+            else:
+                decision = self._flow(context, step, result, None)
+        self._apply(context, decision)
+
+    def _apply(self, context: ExecutionContext, transition: Transition) -> None:
+        applied = context.store.apply(transition)
+        self._send(context, transition.step, applied.ready)
 
     def _send(self, context: ExecutionContext, step: Step, ready: list[Step]) -> None:
         if ready:
             context.dispatcher.send(context, ready)
         context.store.ack_outbox(step.id)
 
-    def _decide(self, context: ExecutionContext, step: Step) -> Transition | RetryRequest:
+    def _decide(self, context: ExecutionContext, step: Step) -> Transition | RetryRequest | None:
         if step.number > context.max_steps:
             record = {"kind": "max_steps", "max_steps": context.max_steps, "task_id": step.node,
                       "message": f"max_steps={context.max_steps} reached"}
@@ -90,12 +111,15 @@ class WorkflowEngine:
 
     def _run_task(
         self, context: ExecutionContext, step: Step, task: TaskWrapper
-    ) -> Transition | RetryRequest:
+    ) -> Transition | RetryRequest | None:
         max_cycles = task.max_cycles if task.max_cycles is not None else context.default_max_cycles
         tctx = TaskContext(context, step, max_cycles=max_cycles, max_retries=task.max_retries)
         token = current_graph.set(None)  # tasks made at run time belong to the run, not a definition
         try:
-            value = self._call(context, step, task, tctx)
+            args, kwargs = self._arguments(context, step, task, tctx)
+            if task.handoff is not None and context.dispatcher.hand_off(context, step, task, args, kwargs):
+                return None
+            value = task.func(*args, **kwargs)
             result = context.serializer.dumps(value)
         except Exception as exc:  # user code: recorded and passed on, never swallowed
             if tctx.requests.cancel is not None or isinstance(exc, WorkflowCancelledError):
@@ -112,13 +136,14 @@ class WorkflowEngine:
             return self._cancelled(step, tctx.requests.cancel)
         return self._flow(context, step, result, tctx)
 
-    def _call(self, context: ExecutionContext, step: Step, task: TaskWrapper, tctx: TaskContext) -> Any:
+    def _arguments(
+        self, context: ExecutionContext, step: Step, task: TaskWrapper, tctx: TaskContext
+    ) -> tuple[list[Any], dict[str, Any]]:
         leading: list[Any] = [tctx] if task.inject_context else []
         if step.data is not None:
             leading.append(context.serializer.loads(step.data))
-        args, kwargs = build_call(task.func, leading=leading, bound=task.bound_kwargs,
-                                  resolve=task.resolve_keyword_args, lookup=context.lookup_params)
-        return task.func(*args, **kwargs)
+        return build_call(task.func, leading=leading, bound=task.bound_kwargs,
+                          resolve=task.resolve_keyword_args, lookup=context.lookup_params)
 
     def _flow(
         self, context: ExecutionContext, step: Step, result: bytes, tctx: TaskContext | None

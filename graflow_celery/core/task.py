@@ -60,6 +60,11 @@ class TaskWrapper(Executable):
         return self._id
 
     @property
+    def handoff(self) -> str | None:
+        """The name under which another system runs this task (``from_celery``), or None."""
+        return None
+
+    @property
     def max_retries(self) -> int:
         return self.retry_policy.max_retries
 

@@ -10,6 +10,7 @@ from celery import Celery
 import graflow_celery
 import tests.contract.flows
 import tests.support.app_tasks  # noqa: F401 - the app's own, non-workflow tasks
+import tests.support.celery_flows  # noqa: F401
 
 app = Celery("graflow_tests", broker=os.environ.get("GRAFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
 app.conf.update(

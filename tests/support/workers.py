@@ -24,7 +24,7 @@ class Worker:
         self.queues = queues
         self.concurrency = concurrency
         self.pool = pool
-        self.env = {**os.environ, "GRAFLOW_TEST_REDIS_URL": redis_url,
+        self.env = {**os.environ, "GRAFLOW_TEST_REDIS_URL": redis_url, "GRAFLOW_WORKER_NAME": name,
                     "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                     **(extra_env or {})}
         self.proc: subprocess.Popen[bytes] | None = None

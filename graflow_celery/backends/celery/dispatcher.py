@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 
@@ -30,6 +30,21 @@ class CeleryDispatcher:
     def __init__(self, app: Celery, default_queue: str | None) -> None:
         self.app = app
         self.default_queue = default_queue
+
+    def hand_off(self, context: ExecutionContext, step: Step, task: Any, args: list[Any],
+                 kwargs: dict[str, Any]) -> bool:
+        """Send a ``from_celery`` task under its own name; link callbacks finish the step."""
+        step_args = (context.run_id, step.to_dict())
+        options = {**task.celery_options}
+        options.setdefault("root_id", context.run_id)
+        options.setdefault("parent_id", message_id(context.run_id, step.id))
+        task.celery_task.apply_async(
+            args, kwargs,
+            link=self.app.signature("graflow_celery.step_done", args=step_args),
+            link_error=self.app.signature("graflow_celery.step_failed", args=step_args),
+            **options,
+        )
+        return True
 
     def launch(self, engine: WorkflowEngine, context: ExecutionContext, first: Step) -> None:
         self.send(context, [first])

@@ -10,6 +10,9 @@ import importlib
 import json
 from typing import Any
 
+from celery import current_app
+
+from graflow_celery.backends.celery.task_step import CeleryTaskStep
 from graflow_celery.core.composition import Executable, ParallelGroup
 from graflow_celery.core.engine import all_nodes
 from graflow_celery.core.graph import TaskGraph
@@ -99,6 +102,10 @@ class GraphCodec:
             "queue": node.queue,
             "bound": _JSON.dumps(node.bound_kwargs).decode(),
         }
+        if isinstance(node, CeleryTaskStep):
+            spec["celery_task"] = node.celery_task.name
+            spec["celery_options"] = node.celery_options
+            return spec
         problem = why_not_importable(node.func)
         if problem is None:
             spec["func"] = import_path(node.func)
@@ -137,6 +144,10 @@ class GraphCodec:
             group = ParallelGroup([_MemberRef(m) for m in spec["members"]], name=node_id)
             group.policy = policy_from_spec(spec["policy"])
             return group
+        if "celery_task" in spec:
+            return CeleryTaskStep(current_app.tasks[spec["celery_task"]], node_id,
+                                  options=spec["celery_options"],
+                                  bound_kwargs=_JSON.loads(spec["bound"].encode()), register=False)
         if "func" in spec:
             func = resolve(spec["func"])
         elif self._pickler is not None:

@@ -1,0 +1,144 @@
+"""The Celery backend as a user meets it: submit, re-attach, progress, cancel, routing, scale."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import redis
+
+import graflow_celery
+from graflow_celery import NotImportableError, TaskError, WorkflowRun
+from tests.contract import flows
+from tests.support import celery_flows
+from tests.support.app_tasks import add
+from tests.support.workers import ROOT, Worker
+
+
+@pytest.fixture(autouse=True)
+def _cluster(celery_workers):
+    return celery_workers
+
+
+def test_submit_returns_at_once_and_the_run_can_be_waited_on(celery_app):
+    run = graflow_celery.submit(flows.pipeline(), app=celery_app)
+    assert run.status() in ("running", "completed")
+    assert run.wait(timeout=30) == "completed"
+    assert run.result() == 12
+    assert run.results() == {"load": [1, 2, 3], "double": [2, 4, 6], "total": 12}
+    assert run.progress() == (3, 3)
+
+
+def test_a_registered_workflow_is_submitted_by_name_with_inputs(celery_app):
+    celery_flows.echo_flow()
+    run = graflow_celery.submit("echo", inputs={"value": 7}, app=celery_app)
+    assert run.result(timeout=30) == 7
+
+
+def test_submit_from_a_process_that_exits_then_reattach_by_id(celery_app, redis_server):
+    script = textwrap.dedent("""
+        from tests.support.celery_app import app
+        from tests.contract import flows
+        import graflow_celery
+        run = graflow_celery.submit(flows.iteration(), app=app)
+        print(run.id)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=ROOT, env={**os.environ, "GRAFLOW_TEST_REDIS_URL": redis_server.url,
+                                         "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    run = WorkflowRun(done.stdout.strip().splitlines()[-1], app=celery_app)
+    assert run.wait(timeout=30) == "completed"
+    assert run.get_channel().get("log") == ["counter:0:0", "counter:1:1", "counter:2:2", "counter:3:3", "after"]
+
+
+def test_reattaching_to_an_unknown_run_is_a_clear_error(celery_app):
+    with pytest.raises(graflow_celery.ConfigurationError, match="no run 'nope'"):
+        WorkflowRun("nope", app=celery_app)
+
+
+def test_the_apps_own_tasks_keep_working_beside_workflows(celery_app):
+    run = graflow_celery.submit(flows.diamond(), app=celery_app)
+    assert add.delay(2, 3).get(timeout=30) == 5
+    assert run.wait(timeout=30) == "completed"
+
+
+def test_an_existing_celery_task_is_a_step(celery_app):
+    run = graflow_celery.submit(celery_flows.celery_step(), app=celery_app)
+    assert run.result(timeout=30) == 43
+    assert run.get_result("add") == 42
+
+
+def test_an_existing_celery_task_failing_fails_the_step(celery_app):
+    run = graflow_celery.submit(celery_flows.celery_step_failing(), app=celery_app)
+    with pytest.raises(TaskError) as info:
+        run.result(timeout=30)
+    assert info.value.task_id == "explode"
+    assert "explode got 2" in str(info.value)
+
+
+def test_from_celery_runs_in_process_on_the_memory_backend():
+    assert celery_flows.celery_step().execute() == 43
+
+
+def test_two_concurrent_runs_of_one_workflow_do_not_see_each_other(celery_app):
+    wf = flows.hammering(4)
+    runs = [graflow_celery.submit(wf, app=celery_app) for _ in range(2)]
+    for run in runs:
+        assert run.wait(timeout=60) == "completed"
+        assert run.get_channel().get("counter") == 4 * 25
+        assert len(run.get_channel().get("items")) == 4 * 25
+    assert runs[0].id != runs[1].id
+
+
+def test_cancel_from_outside_ends_the_run_and_later_steps_do_nothing(celery_app):
+    run = graflow_celery.submit(celery_flows.killable(), app=celery_app)
+    deadline = time.monotonic() + 30
+    while not run.get_channel().get("slow_runs"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert run.cancel("user pressed stop")
+    assert run.status() == "cancelled"
+    with pytest.raises(graflow_celery.WorkflowCancelledError, match="user pressed stop"):
+        run.result(timeout=5)
+    time.sleep(float(os.environ.get("GRAFLOW_SLOW_SECONDS", "4")) + 1)  # slow finishes; nothing follows
+    assert run.get_channel().get("marks") == ["before"]
+    assert not run.cancel()  # already over
+
+
+def test_steps_go_to_the_queue_their_task_names(celery_app, redis_server, worker_logs):
+    special = Worker("special", redis_server.url, worker_logs, queues="special", concurrency=1).start()
+    try:
+        special.wait_ready()
+        run = graflow_celery.submit(celery_flows.routing(), app=celery_app)
+        assert run.wait(timeout=30) == "completed"
+        assert run.get_result("where") in ("w1", "w2")
+        assert run.get_result("where_special") == "special"
+    finally:
+        special.stop()
+
+
+def test_a_task_workers_cannot_import_is_refused_before_anything_is_sent(celery_app, redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    before = set(client.keys("gfc:*"))
+    with pytest.raises(NotImportableError) as info:
+        graflow_celery.submit(celery_flows.not_importable(), app=celery_app)
+    assert info.value.task_ids == ["inner", "lam"]
+    assert "defined inside a function" in str(info.value) and "a lambda" in str(info.value)
+    assert set(client.keys("gfc:*")) == before
+
+
+def test_a_1000_wide_group(celery_app):
+    run = graflow_celery.submit(celery_flows.wide_group(1000), app=celery_app)
+    assert run.result(timeout=120) == 1000
+    assert len(run.get_result("wide")) == 1000
+
+
+def test_a_workflow_of_1000_sequential_steps(celery_app):
+    run = graflow_celery.submit(celery_flows.long_chain(1000), app=celery_app)
+    assert run.result(timeout=180) == 999
+    assert run.progress() == (1000, 1000)

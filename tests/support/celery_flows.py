@@ -1,0 +1,133 @@
+"""Workflows used only by the Celery-specific tests (imported by the test workers)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from graflow_celery import TaskContext, TaskWrapper, from_celery, parallel, task, workflow
+from tests.support.app_tasks import add, explode
+
+
+def worker_name() -> str:
+    return os.environ.get("GRAFLOW_WORKER_NAME", "local")
+
+
+@task
+def where() -> str:
+    return worker_name()
+
+
+@task(queue="special")
+def where_special() -> str:
+    return worker_name()
+
+
+def routing():
+    with workflow("routing") as wf:
+        where >> where_special
+    return wf
+
+
+@task
+def numbers() -> dict:
+    return {"x": 2, "y": 40}
+
+
+@task
+def after_add(add: int) -> int:
+    return add + 1
+
+
+@task
+def x() -> int:
+    return 2
+
+
+@task
+def y() -> int:
+    return 40
+
+
+def celery_step():
+    with workflow("celery_step") as wf:
+        x >> y >> from_celery(add) >> after_add
+    return wf
+
+
+def celery_step_failing():
+    with workflow("celery_step_failing") as wf:
+        x >> from_celery(explode) >> after_add
+    return wf
+
+
+@task
+def echo(value: int) -> int:
+    return value
+
+
+def echo_flow():
+    with workflow("echo") as wf:
+        wf.add(echo)
+    return wf
+
+
+@task
+def leaf(i: int) -> int:
+    return i
+
+
+@task
+def count_members(wide: dict) -> int:
+    return len(wide)
+
+
+def wide_group(width: int = 1000):
+    with workflow(f"wide_{width}") as wf:
+        parallel(*(leaf(task_id=f"leaf_{i}", i=i) for i in range(width)), name="wide") >> count_members
+    return wf
+
+
+@task
+def step_n(i: int, previous: int = 0) -> int:
+    return i
+
+
+def long_chain(length: int = 1000):
+    with workflow(f"chain_{length}") as wf:
+        nodes = [step_n(task_id=f"s{i}", i=i) for i in range(length)]
+        for a, b in zip(nodes, nodes[1:], strict=False):
+            a >> b
+    return wf
+
+
+@task(inject_context=True)
+def slow(ctx: TaskContext) -> str:
+    """Announces where it runs, then works long enough to be killed in the middle."""
+    channel = ctx.get_channel()
+    channel.append("slow_runs", {"worker": worker_name(), "pid": os.getpid(), "ppid": os.getppid()})
+    time.sleep(float(os.environ.get("GRAFLOW_SLOW_SECONDS", "4")))
+    return "slow done"
+
+
+@task(inject_context=True)
+def mark(ctx: TaskContext, name: str) -> str:
+    ctx.get_channel().append("marks", name)
+    return name
+
+
+def killable():
+    with workflow("killable") as wf:
+        mark(task_id="before", name="before") >> slow >> parallel(
+            mark(task_id="m1", name="m1"), mark(task_id="m2", name="m2"), name="fan") >> mark(
+            task_id="after", name="after")
+    return wf
+
+
+def not_importable():
+    def inner() -> int:  # a closure: no worker can import it
+        return 1
+
+    with workflow("not_importable") as wf:
+        TaskWrapper("inner", inner) >> TaskWrapper("lam", lambda: 2)
+    return wf
