@@ -53,7 +53,8 @@ def test_submit_from_a_process_that_exits_then_reattach_by_id(celery_app, redis_
     assert done.returncode == 0, done.stderr
     run = WorkflowRun(done.stdout.strip().splitlines()[-1], app=celery_app)
     assert run.wait(timeout=30) == "completed"
-    assert run.get_channel().get("log") == ["counter:0:0", "counter:1:1", "counter:2:2", "counter:3:3", "after"]
+    log = run.get_channel().get("log")
+    assert log == ["counter:0:0", "counter:1:1", "counter:2:2", "counter:3:3", "after"]
 
 
 def test_reattaching_to_an_unknown_run_is_a_clear_error(celery_app):

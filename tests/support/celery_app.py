@@ -9,14 +9,17 @@ from celery import Celery
 
 import graflow_celery
 import tests.contract.flows
-import tests.support.app_tasks  # noqa: F401 - the app's own, non-workflow tasks
+import tests.support.app_tasks
 import tests.support.celery_flows  # noqa: F401
 
 app = Celery("graflow_tests", broker=os.environ.get("GRAFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
 app.conf.update(
     worker_prefetch_multiplier=1,
     task_acks_late=True,
-    broker_transport_options={"visibility_timeout": int(os.environ.get("GRAFLOW_TEST_VISIBILITY", "3600"))},
+    broker_transport_options={
+        "visibility_timeout": int(os.environ.get("GRAFLOW_TEST_VISIBILITY", "3600")),
+        "unacked_restore_interval": 1,
+    },
     worker_hijack_root_logger=False,
     result_backend=os.environ.get("GRAFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from graflow_celery import TaskContext, TaskWrapper, from_celery, parallel, task, workflow
+from graflow_celery import TaskContext, TaskWrapper, chain, from_celery, parallel, task, workflow
 from tests.support.app_tasks import add, explode
 
 
@@ -96,8 +96,7 @@ def step_n(i: int, previous: int = 0) -> int:
 def long_chain(length: int = 1000):
     with workflow(f"chain_{length}") as wf:
         nodes = [step_n(task_id=f"s{i}", i=i) for i in range(length)]
-        for a, b in zip(nodes, nodes[1:], strict=False):
-            a >> b
+        chain(*nodes)
     return wf
 
 

@@ -1,0 +1,125 @@
+"""Damage on purpose - SIGKILL a worker mid-task, redeliver a message, send garbage - then check
+that the workflow still completes and that no transition happened twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from celery import Celery
+
+import graflow_celery
+from graflow_celery import WorkflowRun
+from tests.support import celery_flows
+from tests.support.redis_server import RedisServer
+from tests.support.workers import Worker
+
+SLOW_SECONDS = 3
+VISIBILITY = 5  # an unacked message of a dead worker is delivered again after this
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Celery, RedisServer, Path]]:
+    server = RedisServer().start()
+    app = Celery("reliability", broker=server.url)
+    app.conf.broker_transport_options = {"visibility_timeout": VISIBILITY, "unacked_restore_interval": 1}
+    graflow_celery.install(app)
+    yield app, server, tmp_path_factory.mktemp("reliability-logs")
+    server.stop()
+
+
+def start_workers(server: RedisServer, logs: Path, names: list[str]) -> dict[str, Worker]:
+    env = {"GRAFLOW_TEST_VISIBILITY": str(VISIBILITY), "GRAFLOW_SLOW_SECONDS": str(SLOW_SECONDS)}
+    workers = {n: Worker(n, server.url, logs, extra_env=env).start() for n in names}
+    for worker in workers.values():
+        worker.wait_ready()
+    return workers
+
+
+def wait_for_slow(run: WorkflowRun, count: int = 1, timeout: float = 30) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while len(runs := run.get_channel().get("slow_runs", [])) < count:
+        assert time.monotonic() < deadline, "slow never started"
+        time.sleep(0.05)
+    return runs
+
+
+def assert_each_transition_once(run: WorkflowRun) -> None:
+    marks = run.get_channel().get("marks")
+    assert marks[0] == "before" and marks[-1] == "after"
+    assert sorted(marks) == ["after", "before", "m1", "m2"]
+    done, made = run.progress()
+    assert done == made  # every step made ready was applied, and none twice
+    assert run.results()["slow"] == "slow done"
+
+
+def test_sigkill_a_whole_worker_in_the_middle_of_a_task(cluster):
+    app, server, logs = cluster
+    workers = start_workers(server, logs, ["k1", "k2"])
+    try:
+        run = graflow_celery.submit(celery_flows.killable(), app=app)
+        victim = wait_for_slow(run)[0]["worker"]
+        workers[victim].kill()  # SIGKILL main process and pool: the message stays unacked
+        assert run.wait(timeout=60) == "completed", [w.tail() for w in workers.values()]
+        slow_runs = run.get_channel().get("slow_runs")
+        assert slow_runs[0]["worker"] == victim
+        assert len(slow_runs) == 2  # the user function ran again: at least once
+        assert_each_transition_once(run)
+        assert run.result() == "after"
+    finally:
+        for worker in workers.values():
+            worker.stop()
+
+
+def test_sigkill_the_pool_process_running_the_task(cluster):
+    app, server, logs = cluster
+    workers = start_workers(server, logs, ["p1", "p2"])
+    try:
+        run = graflow_celery.submit(celery_flows.killable(), app=app)
+        entry = wait_for_slow(run)[0]
+        os.kill(entry["pid"], signal.SIGKILL)  # reject_on_worker_lost: requeued at once
+        assert run.wait(timeout=60) == "completed", [w.tail() for w in workers.values()]
+        assert len(run.get_channel().get("slow_runs")) == 2
+        assert_each_transition_once(run)
+    finally:
+        for worker in workers.values():
+            worker.stop()
+
+
+def test_a_redelivered_step_message_changes_nothing(cluster):
+    app, server, logs = cluster
+    workers = start_workers(server, logs, ["r1", "r2"])
+    try:
+        run = graflow_celery.submit(celery_flows.killable(), app=app)
+        wait_for_slow(run)
+        # The same message again, as a broker would redeliver it: same task id, same step.
+        step = {"id": "2", "node": "slow", "scope": "", "phase": "run", "cycle": 0, "data": None,
+                "attempt": 0, "barrier": ""}
+        app.send_task("graflow_celery.step", args=(run.id, step), task_id=f"{run.id}:2")
+        assert run.wait(timeout=60) == "completed"
+        wait_for_slow(run, count=2)  # both copies ran the function ...
+        assert_each_transition_once(run)  # ... but the transition happened once
+    finally:
+        for worker in workers.values():
+            worker.stop()
+
+
+def test_malformed_messages_are_dropped_and_workers_go_on(cluster):
+    app, server, logs = cluster
+    workers = start_workers(server, logs, ["g1"])
+    try:
+        for args in [("run", "not a dict"), (42, {}), ("run", {"id": "x", "node": "n"}), ("no-such-run", {
+                "id": "1", "node": "n"})]:
+            app.send_task("graflow_celery.step", args=args)
+        run = graflow_celery.submit(celery_flows.celery_step(), app=app)
+        assert run.result(timeout=30) == 43
+        log = workers["g1"].log.read_text()
+        assert log.count("dropping a malformed graflow_celery.step message") == 3
+        assert "run no-such-run is unknown or expired" in log
+    finally:
+        for worker in workers.values():
+            worker.stop()
