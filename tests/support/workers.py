@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class Worker:
     def __init__(self, name: str, redis_url: str, log_dir: Path, queues: str = "celery",
                  concurrency: int = 2, pool: str = "prefork",
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, events: bool = False) -> None:
         self.name = name
         self.redis_url = redis_url
         self.log = log_dir / f"{name}.log"
@@ -27,6 +27,7 @@ class Worker:
         self.env = {**os.environ, "GRAFLOW_TEST_REDIS_URL": redis_url, "GRAFLOW_WORKER_NAME": name,
                     "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                     **(extra_env or {})}
+        self.events = events
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:
@@ -34,7 +35,7 @@ class Worker:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "tests.support.celery_app", "worker",
                  "-n", f"{self.name}@%h", "-Q", self.queues, "-c", str(self.concurrency), "-P", self.pool,
-                 "-l", "INFO", "--without-mingle", "--without-gossip"],
+                 "-l", "INFO", "--without-mingle", "--without-gossip", *(["-E"] if self.events else [])],
                 stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT, start_new_session=True,
             )
         return self
