@@ -64,7 +64,8 @@ def test_flower_lists_steps_by_workflow_and_task_name(celery_app, redis_server, 
                 break
             assert time.monotonic() < deadline, mine
             time.sleep(0.3)
-        assert sorted(t["name"] for t in mine.values()) == ["pipeline.double", "pipeline.load", "pipeline.total"]
+        names = sorted(t["name"] for t in mine.values())
+        assert names == ["pipeline.double", "pipeline.load", "pipeline.total"]
         assert {t["root_id"] for t in mine.values()} == {run.id}
         assert sorted(mine) == [f"{run.id}:{n}" for n in (1, 2, 3)]
     finally:

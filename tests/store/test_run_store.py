@@ -104,7 +104,8 @@ def test_a_failed_branch_reaches_the_barrier_as_an_outcome(store):
 
 def test_ending_the_run_stops_everything_after_it(store):
     first = store.create(NewStep("a"))
-    [b, c] = store.apply(Transition(first, "completed", result=b"1", enqueue=[NewStep("b"), NewStep("c")])).ready
+    spread = Transition(first, "completed", result=b"1", enqueue=[NewStep("b"), NewStep("c")])
+    [b, c] = store.apply(spread).ready
     record = {"kind": "cancelled", "message": "stop", "task_id": "b"}
     assert store.apply(Transition(b, "cancelled", error=record, run_end="cancelled")).ready == []
     assert store.status() == "cancelled"
