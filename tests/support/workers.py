@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 class Worker:
     def __init__(self, name: str, redis_url: str, log_dir: Path, queues: str = "celery",
                  concurrency: int = 2, pool: str = "prefork",
-                 extra_env: dict[str, str] | None = None, events: bool = False) -> None:
+                 extra_env: dict[str, str] | None = None, events: bool = False,
+                 app_module: str = "tests.support.celery_app") -> None:
         self.name = name
         self.redis_url = redis_url
         self.log = log_dir / f"{name}.log"
@@ -28,12 +29,13 @@ class Worker:
                     "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                     **(extra_env or {})}
         self.events = events
+        self.app_module = app_module
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "tests.support.celery_app", "worker",
+                [sys.executable, "-m", "celery", "-A", self.app_module, "worker",
                  "-n", f"{self.name}@%h", "-Q", self.queues, "-c", str(self.concurrency), "-P", self.pool,
                  "-l", "INFO", "--without-mingle", "--without-gossip", *(["-E"] if self.events else [])],
                 stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT, start_new_session=True,
