@@ -60,6 +60,7 @@ def celery_app(redis_server: RedisServer) -> Any:
     module = importlib.import_module("tests.support.celery_app")
     module = importlib.reload(module)  # the URL is read at import time
     module.app.set_default()
+    module.app.set_current()
     return module.app
 
 
