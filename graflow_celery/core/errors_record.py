@@ -6,6 +6,7 @@ import traceback
 from typing import Any
 
 from graflow_celery.errors import (
+    ConfigurationError,
     CycleLimitExceededError,
     GraflowError,
     MaxStepsExceededError,
@@ -63,6 +64,8 @@ def to_exception(record: dict[str, Any]) -> GraflowError:
         return MaxStepsExceededError(record["max_steps"], record["task_id"])
     if kind == "cancelled":
         return WorkflowCancelledError(record["message"], record.get("task_id"))
+    if kind == "config":
+        return ConfigurationError(record["message"])
     return GraflowError(record.get("message", f"run failed ({kind})"))
 
 

@@ -1,4 +1,5 @@
-"""Opt-in pickle for values tagged JSON cannot carry, signed so a forged payload is refused.
+"""Opt-in pickle (cloudpickle, so closures and lambdas travel too) for what tagged JSON cannot
+carry, signed so that a forged payload is refused.
 
 Loading pickle runs code, so a payload is only loaded when its HMAC-SHA256 matches the key that
 every trusted process shares. Use it only among processes you trust with that key.
@@ -10,6 +11,8 @@ import hashlib
 import hmac
 import pickle
 from typing import Any
+
+import cloudpickle
 
 from graflow_celery.errors import ConfigurationError, SerializationError
 
@@ -30,7 +33,7 @@ class SignedPickleSerializer:
 
     def dumps(self, value: Any) -> bytes:
         try:
-            payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            payload = cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             raise SerializationError(f"cannot pickle a value of type {type(value).__qualname__}") from exc
         return self._mac(payload) + payload

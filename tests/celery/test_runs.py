@@ -143,3 +143,15 @@ def test_a_workflow_of_1000_sequential_steps(celery_app):
     run = graflow_celery.submit(celery_flows.long_chain(1000), app=celery_app)
     assert run.result(timeout=180) == 999
     assert run.progress() == (1000, 1000)
+
+
+def test_a_worker_that_lacks_a_tasks_module_fails_the_run_saying_so(celery_app, tmp_path, monkeypatch):
+    (tmp_path / "only_here.py").write_text("def hello():\n    return 'hi'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import only_here
+
+    with graflow_celery.workflow("only_here") as wf:
+        wf.add(graflow_celery.TaskWrapper("hello", only_here.hello))
+    run = graflow_celery.submit(wf, app=celery_app)
+    with pytest.raises(graflow_celery.ConfigurationError, match="No module named 'only_here'"):
+        run.result(timeout=30)

@@ -23,4 +23,6 @@ app.conf.update(
     worker_hijack_root_logger=False,
     result_backend=os.environ.get("GRAFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
 )
+if os.environ.get("GRAFLOW_TEST_PICKLE_KEY"):
+    app.conf.graflow_pickle_key = os.environ["GRAFLOW_TEST_PICKLE_KEY"]
 graflow_celery.install(app)

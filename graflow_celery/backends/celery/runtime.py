@@ -115,6 +115,10 @@ class Runtime:
         run_graph = RunGraph(static, self.client, keys, self.codec)
         return name, run_graph, limits, (queue.decode() if queue else None)
 
+    def fail_run(self, run_id: str, record: dict[str, Any]) -> bool:
+        """End a run that cannot go on (this process cannot load it) with an error that says why."""
+        return self._store(run_id).fail(record)
+
     def workflow_name(self, run_id: str) -> str:
         cached = self._graphs.get(run_id)
         if cached is not None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from celery import Task, shared_task
 
 from graflow_celery.backends.celery.dispatcher import STEP_TASK
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.steps import Step
+from graflow_celery.errors import GraflowError
 
 logger = logging.getLogger("graflow_celery.worker")
 
@@ -36,11 +38,30 @@ def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> None:
     step = parse_step(run_id, raw_step)
     if step is None:
         return
-    context = Runtime.for_app(self.app).context_for(run_id)
+    runtime = Runtime.for_app(self.app)
+    try:
+        context = runtime.context_for(run_id)
+    except (GraflowError, ImportError, AttributeError) as exc:
+        # This worker cannot load the run (missing module, missing pickle key): say so in the run
+        # instead of leaving it waiting for a step that will never finish.
+        message = f"worker {self.request.hostname} cannot load run {run_id}: {type(exc).__name__}: {exc}"
+        logger.error(message)
+        runtime.fail_run(run_id, {"kind": "config", "message": message, "task_id": step.node})
+        return
     if context is None:
         logger.warning("run %s is unknown or expired; step %s (%s) does nothing", run_id, step.id, step.node)
         return
-    retry = ENGINE.run_step(context, step)
+    try:
+        retry = ENGINE.run_step(context, step)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        # The state store is unreachable: the step did not happen; try it again later.
+        logger.warning("run %s step %s: Redis unavailable (%s); retrying", run_id, step.id, exc)
+        raise self.retry(countdown=min(2 ** self.request.retries, 30), max_retries=None) from exc
+    except Exception as exc:  # a bug or corrupt state: end the run loudly rather than hang it
+        logger.exception("run %s step %s (%s) failed outside the task", run_id, step.id, step.node)
+        context.store.fail({"kind": "internal", "message": f"{type(exc).__name__}: {exc}",
+                            "task_id": step.node})
+        return
     if retry is not None:
         again = Step(**{**retry.step.__dict__, "attempt": retry.step.attempt + 1})
         raise self.retry(args=(run_id, again.to_dict()), countdown=retry.delay, exc=retry.error,
