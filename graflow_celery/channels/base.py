@@ -4,6 +4,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
+from graflow_celery.errors import WorkflowRuntimeError
+
 
 @runtime_checkable
 class Channel(Protocol):
@@ -41,3 +43,15 @@ class Channel(Protocol):
         ...
 
     def __iter__(self) -> Iterator[str]: ...
+
+
+def check_amount(amount: object) -> None:
+    if isinstance(amount, bool) or not isinstance(amount, int | float):
+        raise TypeError(f"atomic_add needs an int or float amount, got {type(amount).__name__}")
+
+
+def check_number(key: str, current: object) -> int | float:
+    """The stored value ``atomic_add`` adds to; it must be a number."""
+    if isinstance(current, bool) or not isinstance(current, int | float):
+        raise WorkflowRuntimeError(f"channel key {key!r} holds a {type(current).__name__}, not a number")
+    return current

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from graflow_celery.channels.base import check_amount, check_number
 from graflow_celery.errors import WorkflowRuntimeError
 from graflow_celery.serialization import Serializer, TaggedJSONSerializer
 
@@ -109,17 +110,11 @@ class MemoryChannel:
         return self._push(key, value, ttl, front=True)
 
     def atomic_add(self, key: str, amount: int | float = 1) -> int | float:
-        if isinstance(amount, bool) or not isinstance(amount, int | float):
-            raise TypeError(f"atomic_add needs an int or float amount, got {type(amount).__name__}")
+        check_amount(amount)
         with self._mutex:
             self._expire(key)
             raw = self._data.get(key)
-            current = 0 if raw is None else self._ser.loads(raw)
-            if isinstance(current, bool) or not isinstance(current, int | float):
-                raise WorkflowRuntimeError(
-                    f"channel key {key!r} holds a {type(current).__name__}, not a number"
-                )
-            new = current + amount
+            new = check_number(key, 0 if raw is None else self._ser.loads(raw)) + amount
             self._data[key] = self._ser.dumps(new)
             return new
 

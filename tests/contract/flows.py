@@ -534,3 +534,9 @@ def reader_flow():
 
 
 __all__ = ["ParallelGroupError", "chain"]
+
+
+@task(inject_context=True)
+def add_to_text(ctx: TaskContext) -> None:
+    ctx.get_channel().set("label", "not a number")
+    ctx.get_channel().atomic_add("label", 1)

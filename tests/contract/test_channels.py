@@ -41,3 +41,8 @@ def test_typed_channel_round_trips_typeddict_and_pydantic(runner):
 def test_typed_channel_refuses_an_invalid_message(runner):
     with pytest.raises(TaskError, match="not a valid Order"):
         runner.execute(flows.single(flows.typed_bad))
+
+
+def test_atomic_add_on_a_non_number_names_the_key(runner):
+    with pytest.raises(TaskError, match="channel key 'label' holds a str, not a number"):
+        runner.execute(flows.single(flows.add_to_text))

@@ -10,6 +10,7 @@ import redis
 
 from graflow_celery.backends.celery.keys import RunKeys
 from graflow_celery.backends.celery.scripts import Scripts
+from graflow_celery.channels.base import check_amount, check_number
 from graflow_celery.errors import WorkflowRuntimeError
 from graflow_celery.serialization import Serializer
 
@@ -103,19 +104,14 @@ class RedisChannel:
 
     def atomic_add(self, key: str, amount: int | float = 1) -> int | float:
         """Read-add-write under WATCH: exact for any serializer; a conflicting writer retries."""
-        if isinstance(amount, bool) or not isinstance(amount, int | float):
-            raise TypeError(f"atomic_add needs an int or float amount, got {type(amount).__name__}")
+        check_amount(amount)
         full_key = self._k(key)
         with self._r.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     pipe.watch(full_key)
                     raw = pipe.get(full_key)
-                    current = 0 if raw is None else self._ser.loads(raw)
-                    if isinstance(current, bool) or not isinstance(current, int | float):
-                        raise WorkflowRuntimeError(
-                            f"channel key {key!r} holds a {type(current).__name__}, not a number")
-                    new = current + amount
+                    new = check_number(key, 0 if raw is None else self._ser.loads(raw)) + amount
                     ttl = pipe.ttl(full_key)
                     pipe.multi()
                     pipe.set(full_key, self._ser.dumps(new), ex=ttl if ttl and ttl > 0 else self._ttl)

@@ -89,9 +89,10 @@ class Runtime:
             cached = self._load(run_id)
             if cached is None:
                 return None
-            self._graphs[run_id] = cached
-            if len(self._graphs) > _GRAPH_CACHE_SIZE:
-                self._graphs.popitem(last=False)
+            with self._lock:  # a threads-pool worker shares this cache between threads
+                self._graphs[run_id] = cached
+                while len(self._graphs) > _GRAPH_CACHE_SIZE:
+                    self._graphs.popitem(last=False)
         name, graph, limits, queue = cached
         return ExecutionContext(graph, store=self._store(run_id), channel=self._channel(run_id),  # type: ignore[arg-type]
                                 dispatcher=self.dispatcher(queue), serializer=self.serializer,
