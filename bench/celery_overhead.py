@@ -22,11 +22,16 @@ before the clock starts); graflow, ``graflow_celery.submit(wf, app=app)`` throug
 graph on every run, as it does for a user). Each result is checked. Before timing, every case runs
 once on each side as a warm-up. Then each case runs ``--repeat`` times per side (default 3), raw
 first on even repeats and graflow first on odd ones, cases interleaved; the best time counts.
+Alongside wall time, each run records the CPU time (Linux ``/proc``) used by this process (the
+client), the worker processes and ``redis-server``; the table shows the median per user task, which
+says where the work goes and is less sensitive than wall time to other load on the machine. A
+"spread" column (slowest/best run) flags noisy measurements.
 
 Afterwards (untimed, skip with ``--no-commands``) each case runs once more per side under Redis
-``MONITOR`` to count the commands Redis served per user task: "net" commands came from clients over
-TCP (a pipeline of 3 counts 3), "lua" ones were issued inside scripts (graflow's EVALSHA, Celery's
-chord script). An idle sample gives the background rate (workers polling the broker).
+``MONITOR`` to count the commands Redis served per user task, split by origin: "client" (this
+process: submitting, waiting, reading results), "workers" (every other TCP client) and "lua"
+(issued inside scripts: graflow's EVALSHA, Celery's chord script). A pipeline or MULTI/EXEC of k
+commands counts k. An idle sample gives the background rate (workers polling the broker).
 
 Configuration, identical for both sides: ``worker_prefetch_multiplier=1``; raw tasks use Celery's
 default early ack (``--raw-acks-late`` switches it; graflow's step task is always ``acks_late``);
@@ -37,8 +42,9 @@ Run from the repository root (needs ``redis-server`` on PATH)::
 
     .venv/bin/python bench/celery_overhead.py [--repeat 3] [--workers 2] [--concurrency 2] [--quick]
 
-The output is a table, a per-task Redis command table and, last, a one-line JSON summary with every
-number, ratio and the exact command line.
+Progress goes to stderr. The output is a table, a per-task Redis command table and, last, a one-line
+JSON summary with every number, ratio and the exact command line. A full run takes about 2-3 minutes
+on 2 cores; ``--quick`` about 20 seconds.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -128,6 +135,7 @@ def default_cases(quick: bool) -> list[Case]:
 class Timing:
     seconds: float
     phases: dict[str, float]  # raw: send, wait; graflow: submit, wait, result
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds used by "client", "workers", "redis"
 
 
 @dataclass
@@ -137,6 +145,11 @@ class Outcome:
 
     def best(self, side: str) -> Timing:
         return min(self.runs[side], key=lambda t: t.seconds)
+
+    def cpu_per_task(self, side: str) -> dict[str, float]:
+        """Median over the runs of each process group's CPU ms per user task."""
+        runs, tasks = self.runs[side], self.case.user_tasks
+        return {k: statistics.median(t.cpu[k] for t in runs) / tasks * 1e3 for k in runs[0].cpu}
 
     def spread(self, side: str) -> float:
         times = [t.seconds for t in self.runs[side]]
@@ -233,44 +246,74 @@ def check(case: Case, side: str, value: Any) -> None:
         raise RuntimeError(f"{case.key} {side}: unexpected result {str(value)[:200]}")
 
 
-def run_raw(bench: ModuleType, case: Case, timeout: float) -> Timing:
-    canvas = raw_canvas(bench, case)
-    gc.collect()
-    began = time.perf_counter()
-    result = canvas.apply_async()
-    sent = time.perf_counter()
-    value = result.get(timeout=timeout)
-    done = time.perf_counter()
-    check(case, RAW, value)
-    return Timing(done - began, {"send": sent - began, "wait": done - sent})
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc; 0 elsewhere)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime and stime: fields 14 and 15 of stat(5)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
-def run_graflow(bench: ModuleType, wf: graflow_celery.WorkflowContext, case: Case, timeout: float) -> Timing:
-    gc.collect()
-    began = time.perf_counter()
-    run = graflow_celery.submit(wf, app=bench.app, max_steps=max(10_000, 4 * case.n))
-    submitted = time.perf_counter()
-    run.wait(timeout)
-    finished = time.perf_counter()
-    value = run.result(timeout)
-    done = time.perf_counter()
-    check(case, GRAFLOW, value)
-    return Timing(done - began, {"submit": submitted - began, "wait": finished - submitted,
-                                 "result": done - finished})
+def process_tree(root: int) -> list[int]:
+    """``root`` and its children (a worker's main process and its pool)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == root:
+                children.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return [root, *children]
 
 
 class Runner:
-    def __init__(self, bench: ModuleType, cases: list[Case], timeout: float) -> None:
+    """Runs one case on one side: the timed region, its phases, and the CPU every process used in it."""
+
+    def __init__(self, bench: ModuleType, cases: list[Case], timeout: float,
+                 cpu_pids: dict[str, list[int]]) -> None:
         self.bench = bench
         self.timeout = timeout
+        self.cpu_pids = cpu_pids  # "workers" and "redis"; the client is this process
         builders: dict[str, Callable[[int], graflow_celery.WorkflowContext]] = {
             "chain": bench.chain_workflow, "group": bench.group_workflow, "chord": bench.chord_workflow}
         self.workflows = {c.key: builders[c.shape](c.n) for c in cases}  # defined once, untimed
 
     def run(self, case: Case, side: str) -> Timing:
-        if side == RAW:
-            return run_raw(self.bench, case, self.timeout)
-        return run_graflow(self.bench, self.workflows[case.key], case, self.timeout)
+        return self._raw(case) if side == RAW else self._graflow(case)
+
+    def _cpu(self) -> dict[str, float]:
+        return {"client": time.process_time(), **{k: cpu_seconds(v) for k, v in self.cpu_pids.items()}}
+
+    def _raw(self, case: Case) -> Timing:
+        canvas = raw_canvas(self.bench, case)
+        gc.collect()
+        cpu, began = self._cpu(), time.perf_counter()
+        result = canvas.apply_async()
+        sent = time.perf_counter()
+        value = result.get(timeout=self.timeout)
+        done = time.perf_counter()
+        used = {k: v - cpu[k] for k, v in self._cpu().items()}
+        check(case, RAW, value)
+        return Timing(done - began, {"send": sent - began, "wait": done - sent}, used)
+
+    def _graflow(self, case: Case) -> Timing:
+        wf = self.workflows[case.key]
+        gc.collect()
+        cpu, began = self._cpu(), time.perf_counter()
+        run = graflow_celery.submit(wf, app=self.bench.app, max_steps=max(10_000, 4 * case.n))
+        submitted = time.perf_counter()
+        run.wait(self.timeout)
+        finished = time.perf_counter()
+        value = run.result(self.timeout)
+        done = time.perf_counter()
+        used = {k: v - cpu[k] for k, v in self._cpu().items()}
+        check(case, GRAFLOW, value)
+        return Timing(done - began, {"submit": submitted - began, "wait": finished - submitted,
+                                     "result": done - finished}, used)
 
 
 def measure(runner: Runner, cases: list[Case], repeat: int, log: Callable[[str], None]) -> list[Outcome]:
@@ -396,19 +439,22 @@ def count_commands(runner: Runner, cases: list[Case], client: redis.Redis) -> di
 
 
 def print_table(outcomes: list[Outcome]) -> None:
-    print(f"{'case':<11} {'side':<8} {'best ms':>9} {'spread':>6}  {'all runs ms':<24} {'metric':>16}  "
-          f"phases of best (ms)")
+    print(f"{'case':<11} {'side':<8} {'best ms':>9} {'spread':>6}  {'all runs ms':<20} {'metric':>16}  "
+          f"{'CPU ms/task c/w/r':>17}  phases of best (ms)")
     for o in outcomes:
         for side in (RAW, GRAFLOW):
             best = o.best(side)
             runs = ", ".join(f"{t.seconds * 1e3:.0f}" for t in o.runs[side])
             phases = " ".join(f"{k}={v * 1e3:.1f}" for k, v in best.phases.items())
-            print(f"{o.case.key:<11} {side:<8} {best.seconds * 1e3:>9.1f} {o.spread(side):>6.2f}  {runs:<24} "
-                  f"{metric_text(o.case, best.seconds):>16}  {phases}")
+            cpu = "/".join(f"{v:.2f}" for v in o.cpu_per_task(side).values())
+            print(f"{o.case.key:<11} {side:<8} {best.seconds * 1e3:>9.1f} {o.spread(side):>6.2f}  {runs:<20} "
+                  f"{metric_text(o.case, best.seconds):>16}  {cpu:>17}  {phases}")
         verdict = "meets target" if o.meets_target else "MISSES target"
         print(f"{'':<11} {'ratio':<8} {o.ratio:>9.2f}  {o.case.ratio_label} (target {o.case.target_text}): "
               f"{verdict}")
-    print("spread = slowest/best run of that side; well above 1.2 means the machine was noisy")
+    print("spread = slowest/best run of that side; well above 1.2 means the machine was noisy. "
+          "CPU ms/task = CPU time of client (this process) / workers / redis-server per user task, "
+          "median over the runs (less sensitive to a busy machine than wall time)")
 
 
 def metric_text(case: Case, seconds: float) -> str:
@@ -453,6 +499,8 @@ def summary(outcomes: list[Outcome], commands: dict[str, Any] | None, args: argp
             "graflow_runs_s": [round(t.seconds, 4) for t in o.runs[GRAFLOW]],
             "raw_phases_s": {k: round(v, 4) for k, v in raw.phases.items()},
             "graflow_phases_s": {k: round(v, 4) for k, v in ours.phases.items()},
+            "raw_cpu_ms_per_task": {k: round(v, 3) for k, v in o.cpu_per_task(RAW).items()},
+            "graflow_cpu_ms_per_task": {k: round(v, 3) for k, v in o.cpu_per_task(GRAFLOW).items()},
             "raw_spread": round(o.spread(RAW), 2), "graflow_spread": round(o.spread(GRAFLOW), 2),
             "ratio": round(o.ratio, 3), "ratio_kind": o.case.ratio_label, "target": o.case.target_text,
             "meets_target": o.meets_target,
@@ -528,7 +576,9 @@ def main() -> int:
         workers.wait_ready(bench.app)
         log(f"redis-server on port {server.port}; {args.workers} workers x {args.concurrency} ({args.pool}) "
             f"ready (logs: {log_dir})")
-        runner = Runner(bench, cases, args.timeout)
+        cpu_pids = {"workers": [pid for proc in workers.procs for pid in process_tree(proc.pid)],
+                    "redis": [server.proc.pid] if server.proc else []}
+        runner = Runner(bench, cases, args.timeout, cpu_pids)
         outcomes = measure(runner, cases, args.repeat, log)
         commands = None
         if not args.no_commands:
