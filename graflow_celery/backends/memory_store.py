@@ -128,7 +128,8 @@ class MemoryRunStore:
                 judge = self._scope_finished(step.scope)
                 if judge is not None:
                     ready.append(judge)
-            s.outbox[step.id] = ready
+            if ready:
+                s.outbox[step.id] = ready
             return Applied(True, list(ready))
 
     def _scope_finished(self, scope_id: str) -> Step | None:

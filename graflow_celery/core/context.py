@@ -121,14 +121,7 @@ class ExecutionContext:
 
     def final_result(self) -> Any:
         """The last completed task's result, or the run's error raised."""
-        status = self.store.status()
-        if status == "completed":
-            raw = self.store.last_result()
-            return None if raw is None else self.serializer.loads(raw)
-        record = self.store.error()
-        if record is None:
-            raise WorkflowTimeoutError(f"run {self.run_id} is still {status}")
-        raise errors_record.to_exception(record)
+        return final_result(self.store, self.serializer)
 
     # --- data ---------------------------------------------------------------------------------------
 
@@ -149,3 +142,15 @@ class ExecutionContext:
         if missing:
             found.update(self.channel.get_many(missing))
         return found
+
+
+def final_result(store: RunStore, serializer: Serializer) -> Any:
+    """A finished run's last result, or its error raised as the typed exception."""
+    status = store.status()
+    if status == "completed":
+        raw = store.last_result()
+        return None if raw is None else serializer.loads(raw)
+    record = store.error()
+    if record is None:
+        raise WorkflowTimeoutError(f"run {store.run_id} is still {status}")
+    raise errors_record.to_exception(record)

@@ -89,9 +89,9 @@ class WorkflowEngine:
         self._send(context, transition.step, applied.ready)
 
     def _send(self, context: ExecutionContext, step: Step, ready: list[Step]) -> None:
-        if ready:
+        if ready:  # an outbox exists only when something was made ready
             context.dispatcher.send(context, ready)
-        context.store.ack_outbox(step.id)
+            context.store.ack_outbox(step.id)
 
     def _decide(self, context: ExecutionContext, step: Step) -> Transition | RetryRequest | None:
         if step.number > context.max_steps:

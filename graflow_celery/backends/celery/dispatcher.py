@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from graflow_celery.core.engine import WorkflowEngine
 
 STEP_TASK = "graflow_celery.step"
+RELAY_TASK = "graflow_celery.send_steps"
+FANOUT = 64  # steps one process publishes itself before handing the rest to relay messages
 
 
 def message_id(run_id: str, step_id: str) -> str:
@@ -50,24 +52,30 @@ class CeleryDispatcher:
         self.send(context, [first])
 
     def send(self, context: ExecutionContext, steps: list[Step]) -> None:
-        run_id = context.run_id
+        """Publish one message per step. Past ``FANOUT`` steps (a wide group), the rest goes out as
+        relay messages of ``FANOUT`` steps each, so that several workers publish at once."""
+        own, rest = steps[:FANOUT], steps[FANOUT:]
         with self.app.producer_or_acquire() as producer:
-            for step in steps:
-                options = {}
-                queue = self._queue(context, step)
-                if queue:
-                    options["queue"] = queue
-                self.app.send_task(
-                    STEP_TASK,
-                    args=(run_id, step.to_dict()),
-                    task_id=message_id(run_id, step.id),
-                    shadow=shadow_name(context.name, step),
-                    root_id=run_id,
-                    ignore_result=True,
-                    add_to_parent=False,
-                    producer=producer,
-                    **options,
-                )
+            for start in range(0, len(rest), FANOUT):
+                chunk = [s.to_dict() for s in rest[start:start + FANOUT]]
+                self._publish(context, RELAY_TASK, (context.run_id, chunk), task_id=None,
+                              shadow=f"{context.name}.fanout", queue=self.default_queue, producer=producer)
+            for step in own:
+                self._publish(context, STEP_TASK, (context.run_id, step.to_dict()),
+                              task_id=message_id(context.run_id, step.id),
+                              shadow=shadow_name(context.name, step), queue=self._queue(context, step),
+                              producer=producer, argsrepr=f"(run {context.run_id}, step {step.id})")
+
+    def _publish(self, context: ExecutionContext, name: str, args: tuple[Any, ...], *,
+                 task_id: str | None, shadow: str, queue: str | None, producer: Any,
+                 argsrepr: str | None = None) -> None:
+        options: dict[str, Any] = {"queue": queue} if queue else {}
+        self.app.send_task(
+            name, args=args, task_id=task_id, shadow=shadow, root_id=context.run_id,
+            ignore_result=True, add_to_parent=False, producer=producer,
+            argsrepr=argsrepr or f"(run {context.run_id}, {len(args[1])} steps)", kwargsrepr="{}",
+            **options,
+        )
 
     def _queue(self, context: ExecutionContext, step: Step) -> str | None:
         if step.phase == "run":

@@ -10,7 +10,13 @@ from celery import Celery, current_app
 from graflow_celery.backends.celery.dispatcher import message_id
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.backends.celery.store import RedisRunStore
-from graflow_celery.core.context import DEFAULT_MAX_CYCLES, DEFAULT_MAX_STEPS, ExecutionContext, RunLimits
+from graflow_celery.core.context import (
+    DEFAULT_MAX_CYCLES,
+    DEFAULT_MAX_STEPS,
+    ExecutionContext,
+    RunLimits,
+    final_result,
+)
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.workflow import WorkflowContext, registry
@@ -55,7 +61,7 @@ class WorkflowRun:
     def result(self, timeout: float | None = None) -> Any:
         """The last task's result; raises the run's error if it failed or was cancelled."""
         self.wait(timeout)
-        return self._context().final_result()
+        return final_result(self._store, self._serializer)
 
     def results(self) -> dict[str, Any]:
         return {k: self._serializer.loads(v) for k, v in self._store.results().items()}
@@ -82,12 +88,6 @@ class WorkflowRun:
         if pending:
             self.app.control.revoke(pending)
         return True
-
-    def _context(self) -> ExecutionContext:
-        context = self._runtime.context_for(self.id)
-        if context is None:
-            raise ConfigurationError(f"run {self.id} has expired")
-        return context
 
     def __repr__(self) -> str:
         return f"WorkflowRun({self.id!r}, status={self.status()!r})"

@@ -8,7 +8,7 @@ from typing import Any
 import redis
 from celery import Task, shared_task
 
-from graflow_celery.backends.celery.dispatcher import STEP_TASK
+from graflow_celery.backends.celery.dispatcher import RELAY_TASK, STEP_TASK
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.steps import Step
@@ -66,3 +66,17 @@ def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> None:
         again = Step(**{**retry.step.__dict__, "attempt": retry.step.attempt + 1})
         raise self.retry(args=(run_id, again.to_dict()), countdown=retry.delay, exc=retry.error,
                          max_retries=None)
+
+
+@shared_task(name=RELAY_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def send_steps(self: Task, run_id: str, raw_steps: list[dict[str, Any]]) -> None:
+    """Publish steps another worker handed over (part of a wide fan-out). Sending a step twice is
+    harmless: its transition is applied once."""
+    steps = [parse_step(run_id, raw) for raw in raw_steps] if isinstance(raw_steps, list) else [None]
+    if any(step is None for step in steps):
+        logger.error("dropping a malformed %s message for run %r", RELAY_TASK, run_id)
+        return
+    context = Runtime.for_app(self.app).context_for(run_id)
+    if context is None or context.store.status() != "running":
+        return
+    context.dispatcher.send(context, [s for s in steps if s is not None])

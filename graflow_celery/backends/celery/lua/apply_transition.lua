@@ -112,8 +112,10 @@ if status == 'running' then
 end
 
 local encoded = '[]'
-if #ready > 0 then encoded = cjson.encode(ready) end
-redis.call('HSET', outbox, step.id, encoded)
+if #ready > 0 then  -- nothing ready: no outbox entry, and the engine sends no acknowledgement
+  encoded = cjson.encode(ready)
+  redis.call('HSET', outbox, step.id, encoded)
+end
 local ttl = tonumber(ARGV[3])
 for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
 return {1, encoded}
