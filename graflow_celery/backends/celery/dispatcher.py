@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
@@ -16,6 +17,13 @@ if TYPE_CHECKING:
 STEP_TASK = "graflow_celery.step"
 RELAY_TASK = "graflow_celery.send_steps"
 FANOUT = 64  # steps one process publishes itself before handing the rest to relay messages
+
+
+def _batch(producer: Any) -> AbstractContextManager[Any]:
+    """kombu >= 5.7 can buffer publishes in one Redis pipeline (one client, one round trip): less
+    than half the CPU per message. Older kombu publishes one by one."""
+    batch = getattr(producer, "batch", None)
+    return batch() if batch is not None else nullcontext()
 
 
 def message_id(run_id: str, step_id: str) -> str:
@@ -55,7 +63,7 @@ class CeleryDispatcher:
         """Publish one message per step. Past ``FANOUT`` steps (a wide group), the rest goes out as
         relay messages of ``FANOUT`` steps each, so that several workers publish at once."""
         own, rest = steps[:FANOUT], steps[FANOUT:]
-        with self.app.producer_or_acquire() as producer:
+        with self.app.producer_or_acquire() as producer, _batch(producer):
             for start in range(0, len(rest), FANOUT):
                 chunk = [s.to_dict() for s in rest[start:start + FANOUT]]
                 self._publish(context, RELAY_TASK, (context.run_id, chunk), task_id=None,
