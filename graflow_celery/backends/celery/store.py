@@ -146,13 +146,23 @@ class RedisRunStore:
         return int(applied or 0), int(seq or 0)
 
     def wait(self, timeout: float | None) -> bool:
-        """Block until the run has finished (pub/sub, no polling); False on timeout."""
+        """Block until the run has finished (pub/sub, no polling); False on timeout. Rides out a
+        Redis restart: it reconnects and looks again."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                return self._wait_once(deadline)
+            except (redis.ConnectionError, redis.TimeoutError):
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.5)
+
+    def _wait_once(self, deadline: float | None) -> bool:
         if self.status() in FINISHED:
             return True
         pubsub = self._r.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(self.keys.done_channel)
-            deadline = None if timeout is None else time.monotonic() + timeout
             while True:
                 if self.status() in FINISHED:  # checked after subscribing: no missed message
                     return True
