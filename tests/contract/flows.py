@@ -540,3 +540,21 @@ __all__ = ["ParallelGroupError", "chain"]
 def add_to_text(ctx: TaskContext) -> None:
     ctx.get_channel().set("label", "not a number")
     ctx.get_channel().atomic_add("label", 1)
+
+
+def dyn_member(ctx: TaskContext, n: int) -> int:
+    log(ctx, f"member:{n}")
+    return n * n
+
+
+@task(inject_context=True)
+def spawn_group(ctx: TaskContext) -> str:
+    members = [TaskWrapper(f"sq_{n}", dyn_member, inject_context=True, bound_kwargs={"n": n}) for n in (2, 3)]
+    ctx.next_task(parallel(*members, name="squares"))
+    return "spawned"
+
+
+def dynamic_group():
+    with workflow("dynamic_group") as wf:
+        wf.add(spawn_group)
+    return wf

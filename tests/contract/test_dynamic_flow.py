@@ -93,3 +93,9 @@ def test_reaching_max_steps_is_an_error_not_a_silent_stop(runner):
     with pytest.raises(MaxStepsExceededError) as info:
         runner.execute(flows.endless(), max_steps=25)
     assert info.value.max_steps == 25
+
+
+def test_a_group_added_at_run_time_runs_its_members(runner):
+    _, ctx = runner.execute(flows.dynamic_group())
+    assert sorted(log_of(ctx)) == ["member:2", "member:3"]
+    assert ctx.get_result("squares") == {"sq_2": 4, "sq_3": 9}
