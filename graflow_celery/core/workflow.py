@@ -11,6 +11,7 @@ from graflow_celery.core.context import DEFAULT_MAX_CYCLES, DEFAULT_MAX_STEPS, E
 from graflow_celery.core.current import current_graph
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.graph import TaskGraph
+from graflow_celery.serialization import Serializer
 
 # Workflows by name, so that a process can submit one it has imported by its name.
 registry: dict[str, WorkflowContext] = {}
@@ -49,12 +50,13 @@ class WorkflowContext:
         max_cycles: int = DEFAULT_MAX_CYCLES,
         max_workers: int = 4,
         backend: str = "memory",
+        serializer: Serializer | None = None,
     ) -> Any:
         """Run the workflow and return the last task's result (``(result, context)`` with
         ``ret_context=True``; the context offers ``get_result(task_id)`` and ``get_channel()``)."""
         context = ExecutionContext.create(
             self.graph, start_node, channel_backend=backend, name=self.name, max_steps=max_steps,
-            max_cycles=max_cycles, max_workers=max_workers,
+            max_cycles=max_cycles, max_workers=max_workers, serializer=serializer,
         )
         for key, value in (initial_channel or {}).items():
             context.channel.set(key, value)

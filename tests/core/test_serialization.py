@@ -53,3 +53,24 @@ def test_signed_pickle_round_trips_and_refuses_a_forged_payload():
         ser.loads(forged)
     with pytest.raises(SerializationError, match="signature"):
         SignedPickleSerializer("o" * 32).loads(data)
+
+
+class Opaque:
+    def __init__(self, v: int) -> None:
+        self.v = v
+
+
+def test_a_workflow_can_opt_in_to_signed_pickle_for_values():
+    from graflow_celery import TaskError, TaskWrapper, workflow
+
+    def make() -> Opaque:
+        return Opaque(3)
+
+    def use(make: Opaque) -> int:
+        return make.v + 1
+
+    with workflow("opaque") as wf:
+        TaskWrapper("make", make) >> TaskWrapper("use", use)
+    with pytest.raises(TaskError, match="cannot serialize"):
+        wf.execute()
+    assert wf.execute(serializer=SignedPickleSerializer("k" * 32)) == 4
