@@ -64,14 +64,16 @@ class LocalExecutor:
                 return
             try:
                 retry = engine.run_step(context, step)
-            except Exception as exc:  # a bug or a store error: end the run instead of hanging
+            except BaseException as exc:  # a bug, a store error, KeyboardInterrupt: end the run
                 logger.exception("step %s of run %s failed outside the task", step.node, context.run_id)
                 store.fail({"kind": "internal", "message": f"{type(exc).__name__}: {exc}",
                             "task_id": step.node})
-                retry = None
+                self._stop_all()
+                if not isinstance(exc, Exception) and self.max_workers == 1:
+                    raise  # KeyboardInterrupt and the like belong to the caller's thread
+                return
             if retry is not None:
-                retried = Step(**{**retry.step.__dict__, "attempt": retry.step.attempt + 1})
-                self._schedule(retried, retry.delay)
+                self._schedule(retry.step.next_attempt(), retry.delay)
             if store.status() != "running":
                 self._stop_all()
                 return

@@ -1,12 +1,13 @@
 """Run state for the in-process backend: Python objects under one lock.
 
-``apply`` mirrors the Redis backend's ``apply_transition.lua`` step for step; the contract tests
-run every semantic test on both so the two cannot drift apart.
+``apply`` does what the Redis backend's ``apply_transition.lua`` does, in the same order; the
+store tests and the contract suite run on both so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from graflow_celery.core.steps import (
     NewStep,
     RunStatus,
     Step,
+    StepPhase,
     StepStart,
     Transition,
 )
@@ -50,7 +52,7 @@ class _State:
     outbox: dict[str, list[Step]] = field(default_factory=dict)
     results: dict[str, bytes] = field(default_factory=dict)
     last_result: bytes | None = None
-    tokens: dict[str, dict[str, int]] = field(default_factory=dict)
+    tokens: dict[str, dict[str, deque[bool]]] = field(default_factory=dict)  # node -> src -> real?
     scopes: dict[str, _Scope] = field(default_factory=dict)
     barriers: dict[str, _Barrier] = field(default_factory=dict)
 
@@ -94,6 +96,8 @@ class MemoryRunStore:
                 return Applied(False, list(s.outbox.get(step.id, [])))
             s.applied.add(step.id)
             scope = s.scopes[step.scope]
+            if s.status != "running":  # a straggler after the run ended changes nothing
+                return Applied(True, [])
             if t.kind == "completed":
                 s.results[step.node] = t.result or b"null"
                 s.last_result = t.result
@@ -102,6 +106,8 @@ class MemoryRunStore:
                 scope.error = short_message(t.error)
             for executable in t.new_nodes:
                 for node, owner in all_nodes(executable):
+                    if node.task_id in self._graph:  # an id already in the run: the first one stays
+                        continue
                     self._graph.add_node(node)
                     if owner is not None:
                         self._graph.set_owner(node.task_id, owner)
@@ -113,11 +119,11 @@ class MemoryRunStore:
                 ready += [self._alloc(n, step.scope) for n in t.enqueue]
                 for d in t.deliver:
                     tokens = s.tokens.setdefault(d.node, {})
-                    tokens[d.src] = tokens.get(d.src, 0) + 1
-                    if all(tokens.get(src, 0) > 0 for src in d.required):
-                        for src in d.required:
-                            tokens[src] -= 1
-                        ready.append(self._alloc(NewStep(d.node), step.scope))
+                    tokens.setdefault(d.src, deque()).append(not d.skip)
+                    if all(tokens.get(src) for src in d.required):
+                        real = all([tokens[src].popleft() for src in d.required])
+                        phase: StepPhase = "run" if real else "skip"
+                        ready.append(self._alloc(NewStep(d.node, phase=phase), step.scope))
                 scope.inflight += len(ready) - (0 if t.launch else 1)
                 if t.launch:
                     s.barriers[step.id] = _Barrier(step.node, step.scope, [None] * len(t.launch))

@@ -8,6 +8,7 @@ as separate branches.
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,8 @@ class Executable:
         graph = current_graph.get()
         if graph is None:
             raise GraphDefinitionError(
-                f"composing {self.task_id!r} needs a workflow: write it inside `with workflow('name'):`"
+                f"composing {self.task_id!r} needs a workflow: write it inside `with workflow('name'):` "
+                "(inside a running task, pass single tasks or parallel groups to next_task)"
             )
         return graph
 
@@ -103,9 +105,6 @@ class Chain(Executable):
         return " >> ".join(repr(p) for p in self.parts)
 
 
-_group_numbers = itertools.count(1)
-
-
 class ParallelGroup(Executable):
     """Members run in parallel as separate branches; the group completes when all branches have
     finished and its policy accepts their outcomes (BSP: compute, share through the channel, barrier).
@@ -122,8 +121,9 @@ class ParallelGroup(Executable):
     @staticmethod
     def _next_name() -> str:
         graph = current_graph.get()
-        number = graph.next_group_number() if graph is not None else next(_group_numbers)
-        return f"ParallelGroup_{number}"
+        if graph is None:  # made at run time: the name must not collide with the run's graph
+            return f"ParallelGroup_{uuid.uuid4().hex[:12]}"
+        return f"ParallelGroup_{graph.next_group_number()}"
 
     @property
     def task_id(self) -> str:
@@ -144,9 +144,12 @@ class ParallelGroup(Executable):
         self._id = name
         return self
 
-    def with_execution(self, policy: str | GroupPolicy | Any = "strict", **_ignored: Any) -> ParallelGroup:
+    def with_execution(self, backend: Any = None, backend_config: Any = None,
+                       policy: str | GroupPolicy = "strict") -> ParallelGroup:
         """Set how member outcomes are judged: ``"strict"`` (default), ``"best_effort"``,
-        ``AtLeastNGroupPolicy(n)``, ``CriticalGroupPolicy([...])`` or your own ``GroupPolicy``."""
+        ``AtLeastNGroupPolicy(n)``, ``CriticalGroupPolicy([...])`` or your own ``GroupPolicy``.
+        (``backend`` and ``backend_config`` are accepted for graflow compatibility and ignored:
+        here the backend is chosen per run.)"""
         self.policy = resolve_policy(policy)
         return self
 

@@ -109,7 +109,12 @@ class ExecutionContext:
         start = self.graph.resolve_start(start_task_id or self.start_node)
         self.graph.validate()
         first = self.store.create(NewStep(start))
-        self.dispatcher.launch(engine, self, first)
+        try:
+            self.dispatcher.launch(engine, self, first)
+        except Exception as exc:
+            self.store.fail({"kind": "internal", "message": f"could not start: {type(exc).__name__}: {exc}",
+                             "task_id": start})
+            raise
 
     def wait(self, timeout: float | None = None) -> None:
         if not self.store.wait(timeout):
@@ -151,6 +156,8 @@ def final_result(store: RunStore, serializer: Serializer) -> Any:
         raw = store.last_result()
         return None if raw is None else serializer.loads(raw)
     record = store.error()
+    if status == "missing":
+        raise ConfigurationError(f"run {store.run_id} does not exist (unknown id, or its state expired)")
     if record is None:
         raise WorkflowTimeoutError(f"run {store.run_id} is still {status}")
     raise errors_record.to_exception(record)

@@ -20,7 +20,12 @@ from graflow_celery.core.policies import MemberOutcome
 from graflow_celery.core.steps import ROOT_SCOPE, Delivery, NewStep, Step, Transition
 from graflow_celery.core.task import TaskWrapper
 from graflow_celery.core.task_context import TaskContext
-from graflow_celery.errors import GraflowError, ParallelGroupError, WorkflowCancelledError
+from graflow_celery.errors import (
+    GraflowError,
+    GraphDefinitionError,
+    ParallelGroupError,
+    WorkflowCancelledError,
+)
 
 if TYPE_CHECKING:
     from graflow_celery.core.context import ExecutionContext
@@ -85,7 +90,11 @@ class WorkflowEngine:
         self._apply(context, decision)
 
     def _apply(self, context: ExecutionContext, transition: Transition) -> None:
-        applied = context.store.apply(transition)
+        try:
+            applied = context.store.apply(transition)
+        except GraphDefinitionError as exc:  # e.g. a task added at run time that cannot be stored
+            failure = self._failed(transition.step, errors_record.task_failure(transition.step.node, exc))
+            applied = context.store.apply(failure)
         self._send(context, transition.step, applied.ready)
 
     def _send(self, context: ExecutionContext, step: Step, ready: list[Step]) -> None:
@@ -98,6 +107,10 @@ class WorkflowEngine:
             record = {"kind": "max_steps", "max_steps": context.max_steps, "task_id": step.node,
                       "message": f"max_steps={context.max_steps} reached"}
             return Transition(step, "failed", error=record, run_end="failed")
+        if step.phase == "skip":
+            transition = Transition(step, "skipped")
+            self._skip_successors(context, step.node, transition, set())
+            return transition
         node = context.graph.node(step.node)
         if step.phase == "judge":
             assert isinstance(node, ParallelGroup)
@@ -121,6 +134,8 @@ class WorkflowEngine:
                 return None
             value = task.func(*args, **kwargs)
             result = context.serializer.dumps(value)
+            iteration = (context.serializer.dumps(tctx.requests.iteration) if tctx.requests.iterate
+                         else None)
         except Exception as exc:  # user code: recorded and passed on, never swallowed
             if tctx.requests.cancel is not None or isinstance(exc, WorkflowCancelledError):
                 return self._cancelled(step, tctx.requests.cancel or str(exc))
@@ -134,7 +149,7 @@ class WorkflowEngine:
             current_graph.reset(token)
         if tctx.requests.cancel is not None:  # cancel_workflow() whose exception the task caught
             return self._cancelled(step, tctx.requests.cancel)
-        return self._flow(context, step, result, tctx)
+        return self._flow(context, step, result, tctx, iteration)
 
     def _arguments(
         self, context: ExecutionContext, step: Step, task: TaskWrapper, tctx: TaskContext
@@ -146,13 +161,13 @@ class WorkflowEngine:
                           resolve=task.resolve_keyword_args, lookup=context.lookup_params)
 
     def _flow(
-        self, context: ExecutionContext, step: Step, result: bytes, tctx: TaskContext | None
+        self, context: ExecutionContext, step: Step, result: bytes, tctx: TaskContext | None,
+        iteration: bytes | None = None,
     ) -> Transition:
         """A completed step: apply the winning control request (terminate > goto > normal)."""
         requests = tctx.requests if tctx is not None else None
         if requests is not None and requests.terminate is not None:
-            return Transition(step, "completed", result=result, run_end="terminated",
-                              error={"kind": "terminated", "message": requests.terminate})
+            return Transition(step, "completed", result=result, run_end="terminated")
         transition = Transition(step, "completed", result=result)
         goto = False
         if requests is not None:
@@ -162,11 +177,12 @@ class WorkflowEngine:
                     transition.new_nodes.append(executable)
                 transition.enqueue.append(NewStep(executable.entry().task_id))
                 goto = goto or explicit_goto or not is_new
-            if requests.iterate:
-                data = context.serializer.dumps(requests.iteration)
-                transition.enqueue.append(NewStep(step.node, cycle=step.cycle + 1, data=data))
+            if iteration is not None:
+                transition.enqueue.append(NewStep(step.node, cycle=step.cycle + 1, data=iteration))
                 return transition  # successors wait for the last iteration
-        if not goto:
+        if goto:
+            self._skip_successors(context, step.node, transition, set())
+        else:
             self._successors(context, step.node, transition)
         return transition
 
@@ -177,6 +193,18 @@ class WorkflowEngine:
                 transition.enqueue.append(NewStep(succ))
             else:  # a join: fires once every incoming edge has delivered in this wave
                 transition.deliver.append(Delivery(succ, node_id, tuple(preds)))
+
+    def _skip_successors(self, context: ExecutionContext, node_id: str, transition: Transition,
+                         seen: set[str]) -> None:
+        """Successors cut off by a goto do not run; joins downstream get a skip token, so that the
+        wave that will never complete does not leave a stale token for the next one."""
+        for succ in context.graph.successors(node_id):
+            preds = context.graph.predecessors(succ)
+            if len(preds) > 1:
+                transition.deliver.append(Delivery(succ, node_id, tuple(preds), skip=True))
+            elif succ not in seen:
+                seen.add(succ)
+                self._skip_successors(context, succ, transition, seen)
 
     def _cancelled(self, step: Step, message: str) -> Transition:
         record = {"kind": "cancelled", "message": message, "task_id": step.node}
@@ -198,6 +226,10 @@ class WorkflowEngine:
             group.policy.on_group_finished(group.task_id, outcomes)
         except ParallelGroupError as exc:
             return self._failed(step, errors_record.group_failure(exc))
+        except Exception as exc:  # user policy code: its failure fails the group, saying so
+            reason = f"the policy itself raised {type(exc).__name__}: {exc}"
+            return self._failed(step, errors_record.group_failure(group.policy.fail(group.task_id, outcomes,
+                                                                                    reason)))
         results = {member_id: (context.serializer.loads(b.result) if b.result is not None else None)
                    for member_id, b in zip(group.member_ids, branches, strict=True)}
         return self._flow(context, step, context.serializer.dumps(results), None)

@@ -7,13 +7,15 @@ count (join tokens, in-flight steps per scope, group barriers) exactly as the tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 ROOT_SCOPE = ""  # the run itself; a branch of a group is "<group step id>/<member index>"
 
-StepPhase = Literal["run", "judge"]  # "judge": a group's continuation, fired by its barrier
-TransitionKind = Literal["completed", "launched", "failed", "cancelled"]
+# "judge": a group's continuation, fired by its barrier; "skip": a join whose wave was cut short by a
+# goto - it does not run, it only passes the skip on so that later waves start clean.
+StepPhase = Literal["run", "judge", "skip"]
+TransitionKind = Literal["completed", "launched", "skipped", "failed", "cancelled"]
 RunEnd = Literal["terminated", "cancelled", "failed"]
 RunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
@@ -33,6 +35,9 @@ class Step:
     @property
     def number(self) -> int:
         return int(self.id)
+
+    def next_attempt(self) -> Step:
+        return replace(self, attempt=self.attempt + 1)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,11 +78,14 @@ class NewStep:
 
 @dataclass(frozen=True)
 class Delivery:
-    """A token on the edge ``src -> node``; the node fires when every edge in ``required`` has one."""
+    """A token on the edge ``src -> node``. Once every edge in ``required`` has a token, the store
+    takes the oldest from each: the node runs if all were real, or is skipped if any was a skip
+    token (its predecessor's path was cut by a goto)."""
 
     node: str
     src: str
     required: tuple[str, ...]
+    skip: bool = False
 
 
 @dataclass

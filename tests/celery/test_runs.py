@@ -155,3 +155,8 @@ def test_a_worker_that_lacks_a_tasks_module_fails_the_run_saying_so(celery_app, 
     run = graflow_celery.submit(wf, app=celery_app)
     with pytest.raises(graflow_celery.ConfigurationError, match="No module named 'only_here'"):
         run.result(timeout=30)
+
+
+def test_a_policy_workers_could_not_rebuild_is_refused_at_submit(celery_app):
+    with pytest.raises(graflow_celery.GraphDefinitionError, match="policy Quorum cannot be rebuilt"):
+        graflow_celery.submit(celery_flows.quorum_flow(), app=celery_app)

@@ -558,3 +558,88 @@ def dynamic_group():
     with workflow("dynamic_group") as wf:
         wf.add(spawn_group)
     return wf
+
+
+# --- review regressions ------------------------------------------------------------------------
+
+
+@task(inject_context=True)
+def wave_src(ctx: TaskContext) -> int:
+    return int(ctx.get_channel().atomic_add("wave", 1))
+
+
+@task(inject_context=True)
+def wave_slow(ctx: TaskContext, wave_src: int) -> str:
+    if wave_src == 2:
+        time.sleep(0.3)  # in wave 2 the other branch finishes first
+    log(ctx, f"slow@{wave_src}")
+    return f"slow@{wave_src}"
+
+
+@task(inject_context=True)
+def wave_fast(ctx: TaskContext, wave_src: int) -> str:
+    log(ctx, f"fast@{wave_src}")
+    if wave_src == 1:
+        ctx.next_task(wave_src_task, goto=True)  # wave 1 is cut short: the join must not fire
+    return f"fast@{wave_src}"
+
+
+wave_src_task = wave_src
+
+
+@task(inject_context=True)
+def wave_join(ctx: TaskContext, wave_slow: str, wave_fast: str) -> list:
+    log(ctx, f"join:{wave_slow}+{wave_fast}")
+    return [wave_slow, wave_fast]
+
+
+def goto_loop_with_join():
+    with workflow("goto_loop_join") as wf:
+        wave_src >> wave_slow >> wave_join
+        wave_src >> wave_fast >> wave_join
+    return wf
+
+
+@task(inject_context=True)
+def spawn_anonymous_group(ctx: TaskContext) -> None:
+    # an unnamed group made at run time must not be mistaken for the workflow's own ParallelGroup_1
+    ctx.next_task(TaskWrapper("x1", dyn_member, inject_context=True, bound_kwargs={"n": 5})
+                  | TaskWrapper("x2", dyn_member, inject_context=True, bound_kwargs={"n": 6}))
+
+
+def anonymous_groups():
+    a, b = L["a"], L["b"]
+    with workflow("anonymous_groups") as wf:
+        (a | b) >> spawn_anonymous_group
+    return wf
+
+
+@task(inject_context=True)
+def stopper(ctx: TaskContext) -> str:
+    ctx.terminate_workflow("enough")
+    return "stopper result"
+
+
+@task
+def straggler() -> str:
+    time.sleep(0.4)
+    return "straggler result"
+
+
+def terminate_with_straggler():
+    with workflow("straggler") as wf:
+        parallel(stopper, straggler, name="race")
+    return wf
+
+
+class BrokenPolicy(GroupPolicy):
+    name = "broken"
+
+    def on_group_finished(self, group_id, outcomes):
+        raise RuntimeError("policy bug")
+
+
+@task(inject_context=True)
+def iterate_with_bad_data(ctx: TaskContext, data: object = None) -> None:
+    if data is None:
+        ctx.next_iteration(object())

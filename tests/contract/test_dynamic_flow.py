@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graflow_celery import CycleLimitExceededError, MaxStepsExceededError, WorkflowCancelledError
+from graflow_celery import CycleLimitExceededError, MaxStepsExceededError, TaskError, WorkflowCancelledError
 from tests.contract import flows
 
 
@@ -99,3 +99,32 @@ def test_a_group_added_at_run_time_runs_its_members(runner):
     _, ctx = runner.execute(flows.dynamic_group())
     assert sorted(log_of(ctx)) == ["member:2", "member:3"]
     assert ctx.get_result("squares") == {"sq_2": 4, "sq_3": 9}
+
+
+def test_a_join_cut_short_by_a_goto_leaves_nothing_for_the_next_wave(runner):
+    result, ctx = runner.execute(flows.goto_loop_with_join())
+    assert result == ["slow@2", "fast@2"]
+    assert [e for e in log_of(ctx) if e.startswith("join")] == ["join:slow@2+fast@2"]
+
+
+def test_an_unnamed_group_made_at_run_time_is_new(runner):
+    _, ctx = runner.execute(flows.anonymous_groups())
+    assert sorted(e for e in log_of(ctx) if e.startswith("member")) == ["member:5", "member:6"]
+    assert ctx.get_result("x1") == 25
+
+
+def test_results_do_not_change_after_the_run_ended(runner):
+    import time
+
+    result, ctx = runner.execute(flows.terminate_with_straggler())
+    assert result == "stopper result"
+    time.sleep(0.8)  # the straggler finishes after the end
+    assert ctx.get_result("straggler") is None
+    assert ctx.final_result() == "stopper result"
+
+
+def test_iteration_data_that_cannot_travel_fails_the_task_by_name(runner):
+    with pytest.raises(TaskError) as info:
+        runner.execute(flows.single(flows.iterate_with_bad_data))
+    assert info.value.task_id == "iterate_with_bad_data"
+    assert "cannot serialize" in str(info.value)

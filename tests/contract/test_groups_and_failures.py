@@ -123,3 +123,8 @@ def test_critical_id_not_in_the_group_is_refused(runner):
 def test_unknown_policy_name_is_refused():
     with pytest.raises(GraphDefinitionError, match="unknown group policy 'sometimes'"), workflow("p"):
         (flows.ok_task | flows.bad_task).with_execution(policy="sometimes")
+
+
+def test_a_policy_that_raises_fails_its_group_saying_so(runner):
+    with pytest.raises(ParallelGroupError, match="the policy itself raised RuntimeError: policy bug"):
+        runner.execute(flows.policy_flow(flows.BrokenPolicy()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from graflow_celery import TaskContext, TaskWrapper, chain, from_celery, parallel, task, workflow
+from graflow_celery import GroupPolicy, TaskContext, TaskWrapper, chain, from_celery, parallel, task, workflow
 from tests.support.app_tasks import add, explode
 
 
@@ -129,4 +129,22 @@ def not_importable():
 
     with workflow("not_importable") as wf:
         TaskWrapper("inner", inner) >> TaskWrapper("lam", lambda: 2)
+    return wf
+
+
+class Quorum(GroupPolicy):
+    """Takes an argument but does not say how to rebuild itself (no to_config)."""
+
+    name = "quorum"
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def on_group_finished(self, group_id, outcomes):
+        return None
+
+
+def quorum_flow():
+    with workflow("quorum") as wf:
+        parallel(x, y, name="xy").with_execution(policy=Quorum(1))
     return wf

@@ -32,7 +32,7 @@ def message_id(run_id: str, step_id: str) -> str:
 
 
 def shadow_name(workflow: str, step: Step) -> str:
-    suffix = ".judge" if step.phase == "judge" else ""
+    suffix = "" if step.phase == "run" else f".{step.phase}"
     return f"{workflow}.{step.node}{suffix}"
 
 

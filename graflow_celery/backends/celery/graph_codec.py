@@ -88,9 +88,17 @@ class GraphCodec:
 
     def node_spec(self, node: Executable) -> dict[str, Any]:
         if isinstance(node, ParallelGroup):
+            policy = policy_to_spec(node.policy)
+            try:  # a worker rebuilds the policy from this spec: check now that it can
+                policy_from_spec(policy)
+            except Exception as exc:
+                raise GraphDefinitionError(
+                    f"group {node.task_id!r}: its policy {type(node.policy).__qualname__} cannot be rebuilt "
+                    f"on a worker as {policy} ({type(exc).__name__}: {exc}); define it at module level "
+                    "and make to_config() return its constructor's arguments") from exc
             # A member's id is its entry node's id (a chain is named after its first part).
             return {"type": "group", "members": [m.entry().task_id for m in node.members],
-                    "policy": policy_to_spec(node.policy)}
+                    "policy": policy}
         if not isinstance(node, TaskWrapper):
             raise GraphDefinitionError(f"cannot store a node of type {type(node).__name__}")
         spec: dict[str, Any] = {
@@ -120,10 +128,8 @@ class GraphCodec:
     def encode_new(self, executables: list[Executable]) -> dict[str, str]:
         """Specs of nodes a task added at run time (with the group that owns each)."""
         out = {}
-        for node, owner in [pair for ex in executables for pair in all_nodes(ex)]:
-            spec = self.node_spec(node)
-            spec["owner"] = owner
-            out[node.task_id] = json.dumps(spec)
+        for node, _owner in [pair for ex in executables for pair in all_nodes(ex)]:
+            out[node.task_id] = json.dumps(self.node_spec(node))
         return out
 
     # --- decoding ----------------------------------------------------------------------------------

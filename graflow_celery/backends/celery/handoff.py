@@ -9,7 +9,7 @@ from typing import Any
 from celery import Task, shared_task
 
 from graflow_celery.backends.celery.runtime import Runtime
-from graflow_celery.backends.celery.worker import ENGINE, parse_step
+from graflow_celery.backends.celery.worker import ENGINE, guarded, parse_step
 
 logger = logging.getLogger("graflow_celery.handoff")
 
@@ -22,11 +22,13 @@ def _finish(task: Task, run_id: Any, raw_step: Any, value: Any = None, error: Ba
     step = parse_step(run_id, raw_step)
     if step is None:
         return
-    context = Runtime.for_app(task.app).context_for(run_id)
+    with guarded(task, run_id, step.node, loading=True):
+        context = Runtime.for_app(task.app).context_for(run_id)
     if context is None:
         logger.warning("run %s is unknown or expired; result of step %s dropped", run_id, step.node)
         return
-    ENGINE.complete_handoff(context, step, value, error)
+    with guarded(task, run_id, step.node):
+        ENGINE.complete_handoff(context, step, value, error)
 
 
 @shared_task(name=STEP_DONE, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)

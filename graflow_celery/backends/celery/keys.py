@@ -70,6 +70,6 @@ class RunKeys:
         return f"{self.base}:lock:{key}"
 
     def state_keys(self) -> list[str]:
-        """The keys the apply script touches, in its KEYS order."""
+        """The keys the apply script touches or keeps alive, in its KEYS order."""
         return [self.meta, self.applied, self.outbox, self.results, self.scopes, self.tokens,
-                self.barriers, self.dynamic]
+                self.barriers, self.dynamic, self.graph, self.channel_index]

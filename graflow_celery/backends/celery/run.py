@@ -45,7 +45,8 @@ class WorkflowRun:
         return self.id
 
     def status(self) -> str:
-        """"running", "completed", "failed" or "cancelled"."""
+        """"pending" (stored, not started), "running", "completed", "failed", "cancelled", or
+        "missing" (its state expired)."""
         return self._store.status()
 
     @property
@@ -132,6 +133,9 @@ def celery_run(graph: TaskGraph, start_node: str | None, *, limits: RunLimits, r
                name: str = "workflow", app: Celery | None = None, queue: str | None = None,
                **_ignored: Any) -> ExecutionContext:
     """A new run stored in Redis (the ``"celery"`` run factory)."""
+    if _ignored.get("serializer") is not None:
+        raise ConfigurationError("on the Celery backend the serializer is set for the whole app: "
+                                 "app.conf.graflow_pickle_key enables signed pickle")
     runtime = Runtime.for_app(app or current_app)
     start = graph.resolve_start(start_node)
     graph.validate()

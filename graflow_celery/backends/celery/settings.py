@@ -18,7 +18,8 @@ from graflow_celery.errors import ConfigurationError
 @dataclass(frozen=True)
 class GraflowSettings:
     state_url: str  # Redis holding run state; defaults to the broker when that is Redis
-    state_ttl: int = DEFAULT_TTL  # seconds a run's keys live after their last change
+    state_ttl: int = DEFAULT_TTL  # seconds a run's state lives after its last step (a channel
+    # value: after it was last written)
     default_queue: str | None = None  # queue for steps whose task names none
     pickle_key: str | None = None  # enables signed pickle for values and functions
 

@@ -21,6 +21,7 @@ from graflow_celery.core.steps import (
     StepStart,
     Transition,
 )
+from graflow_celery.errors import ConfigurationError
 
 DEFAULT_TTL = 7 * 24 * 3600
 
@@ -78,7 +79,8 @@ class RedisRunStore:
             "branch_error": short_message(t.error) if t.kind == "failed" and t.error else None,
             "enqueue": [{"node": n.node, "phase": n.phase, "cycle": n.cycle,
                          "data": n.data.hex() if n.data is not None else None} for n in t.enqueue],
-            "deliver": [{"node": d.node, "src": d.src, "required": list(d.required)} for d in t.deliver],
+            "deliver": [{"node": d.node, "src": d.src, "required": list(d.required), "skip": d.skip}
+                        for d in t.deliver],
             "launch": t.launch,
             "new_nodes": self._node_codec.encode_new(t.new_nodes) if t.new_nodes else {},
         }
@@ -157,14 +159,20 @@ class RedisRunStore:
                     return False
                 time.sleep(0.5)
 
+    def _finished(self) -> bool:
+        status = self.status()
+        if status == "missing":
+            raise ConfigurationError(f"run {self.run_id} does not exist (unknown id, or its state expired)")
+        return status in FINISHED
+
     def _wait_once(self, deadline: float | None) -> bool:
-        if self.status() in FINISHED:
+        if self._finished():
             return True
         pubsub = self._r.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(self.keys.done_channel)
             while True:
-                if self.status() in FINISHED:  # checked after subscribing: no missed message
+                if self._finished():  # checked after subscribing: no missed message
                     return True
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:

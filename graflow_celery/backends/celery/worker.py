@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
 from celery import Task, shared_task
+from celery.exceptions import Ignore
+from kombu.exceptions import OperationalError
 
 from graflow_celery.backends.celery.dispatcher import RELAY_TASK, STEP_TASK
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.steps import Step
-from graflow_celery.errors import GraflowError
 
 logger = logging.getLogger("graflow_celery.worker")
 
@@ -32,40 +35,45 @@ def parse_step(run_id: Any, raw: Any) -> Step | None:
         return None
 
 
+RETRYABLE = (redis.ConnectionError, redis.TimeoutError, OperationalError, ConnectionError)
+
+
+@contextmanager
+def guarded(task: Task, run_id: str, step_node: str, loading: bool = False) -> Iterator[None]:
+    """Around everything a message handler does outside user code: an unreachable Redis or broker
+    means "try this message again later"; anything else ends the run with the reason, instead of
+    losing the message and leaving the run waiting forever. ``loading``: the failure is this
+    worker's setup (a module it lacks, a missing pickle key), reported as a ConfigurationError."""
+    try:
+        yield
+    except RETRYABLE as exc:
+        logger.warning("run %s: Redis or the broker is unavailable (%s); retrying the message", run_id, exc)
+        raise task.retry(countdown=min(2 ** task.request.retries, 30), max_retries=None) from exc
+    except Exception as exc:
+        doing = "cannot load" if loading else "failed on"
+        message = f"worker {task.request.hostname} {doing} run {run_id}: {type(exc).__name__}: {exc}"
+        logger.exception(message)
+        Runtime.for_app(task.app).fail_run(run_id, {"kind": "config" if loading else "internal",
+                                                     "message": message, "task_id": step_node})
+        raise Ignore() from exc  # the run has failed; this message is done
+
+
 @shared_task(name=STEP_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
              max_retries=None)
 def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> None:
     step = parse_step(run_id, raw_step)
     if step is None:
         return
-    runtime = Runtime.for_app(self.app)
-    try:
-        context = runtime.context_for(run_id)
-    except (GraflowError, ImportError, AttributeError) as exc:
-        # This worker cannot load the run (missing module, missing pickle key): say so in the run
-        # instead of leaving it waiting for a step that will never finish.
-        message = f"worker {self.request.hostname} cannot load run {run_id}: {type(exc).__name__}: {exc}"
-        logger.error(message)
-        runtime.fail_run(run_id, {"kind": "config", "message": message, "task_id": step.node})
-        return
+    with guarded(self, run_id, step.node, loading=True):
+        context = Runtime.for_app(self.app).context_for(run_id)
     if context is None:
         logger.warning("run %s is unknown or expired; step %s (%s) does nothing", run_id, step.id, step.node)
         return
-    try:
+    with guarded(self, run_id, step.node):
         retry = ENGINE.run_step(context, step)
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        # The state store is unreachable: the step did not happen; try it again later.
-        logger.warning("run %s step %s: Redis unavailable (%s); retrying", run_id, step.id, exc)
-        raise self.retry(countdown=min(2 ** self.request.retries, 30), max_retries=None) from exc
-    except Exception as exc:  # a bug or corrupt state: end the run loudly rather than hang it
-        logger.exception("run %s step %s (%s) failed outside the task", run_id, step.id, step.node)
-        context.store.fail({"kind": "internal", "message": f"{type(exc).__name__}: {exc}",
-                            "task_id": step.node})
-        return
     if retry is not None:
-        again = Step(**{**retry.step.__dict__, "attempt": retry.step.attempt + 1})
-        raise self.retry(args=(run_id, again.to_dict()), countdown=retry.delay, exc=retry.error,
-                         max_retries=None)
+        raise self.retry(args=(run_id, retry.step.next_attempt().to_dict()), countdown=retry.delay,
+                         exc=retry.error, max_retries=None)
 
 
 @shared_task(name=RELAY_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -76,7 +84,10 @@ def send_steps(self: Task, run_id: str, raw_steps: list[dict[str, Any]]) -> None
     if any(step is None for step in steps):
         logger.error("dropping a malformed %s message for run %r", RELAY_TASK, run_id)
         return
-    context = Runtime.for_app(self.app).context_for(run_id)
-    if context is None or context.store.status() != "running":
+    with guarded(self, run_id, "(fan-out)", loading=True):
+        context = Runtime.for_app(self.app).context_for(run_id)
+    if context is None:
         return
-    context.dispatcher.send(context, [s for s in steps if s is not None])
+    with guarded(self, run_id, "(fan-out)"):
+        if context.store.status() == "running":
+            context.dispatcher.send(context, [s for s in steps if s is not None])

@@ -6,12 +6,13 @@
 -- KEYS[3] outbox    hash   step id -> JSON list of ready steps not yet acknowledged as sent
 -- KEYS[4] results   hash   node id -> serialized result
 -- KEYS[5] scopes    hash   "<scope>|n" in-flight count, "<scope>|last" result, "<scope>|err"
--- KEYS[6] tokens    hash   "<node>|<src>" -> tokens on that join edge
+-- KEYS[6] tokens    hash   "<node>|<src>" -> tokens on that join edge, oldest first: "1" real, "0" skip
 -- KEYS[7] barriers  hash   "<group step>|n|done|node|scope", "<group step>|ok|<i>", "|err|<i>", "|res|<i>"
 -- KEYS[8] dynamic   hash   node id -> spec of a node added at run time
+-- KEYS[9] graph, KEYS[10] channel index: only kept alive (their TTL is refreshed with the rest)
 -- ARGV[1] transition JSON: {step, kind, run_end, error, branch_error, enqueue, deliver, launch, new_nodes}
 -- ARGV[2] serialized result (used when kind == "completed")
--- ARGV[3] TTL in seconds for every key touched
+-- ARGV[3] TTL in seconds: every key above lives that long after the run's last transition
 -- ARGV[4] pub/sub channel announcing the end of the run
 -- Returns {1 if applied now else 0, JSON list of ready steps}.
 
@@ -26,6 +27,11 @@ end
 redis.call('SADD', applied, step.id)
 redis.call('HINCRBY', meta, 'applied_n', 1)
 
+local status = redis.call('HGET', meta, 'status')
+if status ~= 'running' then  -- a straggler after the run ended changes nothing
+  return {1, '[]'}
+end
+
 local scope = step.scope
 if t.kind == 'completed' then
   redis.call('HSET', results, step.node, ARGV[2])
@@ -38,7 +44,6 @@ for node_id, spec in pairs(t.new_nodes or {}) do
   redis.call('HSETNX', dynamic, node_id, spec)
 end
 
-local status = redis.call('HGET', meta, 'status')
 local function finish(new_status, error_json)
   redis.call('HSET', meta, 'status', new_status)
   if error_json then redis.call('HSET', meta, 'error', error_json) end
@@ -67,14 +72,21 @@ if status == 'running' then
     alloc(n.node, scope, n.phase, n.cycle, n.data, '')
   end
   for _, d in ipairs(t.deliver) do
-    redis.call('HINCRBY', tokens, d.node .. '|' .. d.src, 1)
+    local field = d.node .. '|' .. d.src
+    redis.call('HSET', tokens, field, (redis.call('HGET', tokens, field) or '') .. (d.skip and '0' or '1'))
+    local queued = {}
     local all = true
-    for _, src in ipairs(d.required) do
-      if tonumber(redis.call('HGET', tokens, d.node .. '|' .. src) or '0') < 1 then all = false break end
+    for i, src in ipairs(d.required) do
+      queued[i] = redis.call('HGET', tokens, d.node .. '|' .. src) or ''
+      if queued[i] == '' then all = false break end
     end
-    if all then
-      for _, src in ipairs(d.required) do redis.call('HINCRBY', tokens, d.node .. '|' .. src, -1) end
-      alloc(d.node, scope)
+    if all then  -- take the oldest token of every edge: run if all were real, else skip
+      local real = true
+      for i, src in ipairs(d.required) do
+        if string.sub(queued[i], 1, 1) == '0' then real = false end
+        redis.call('HSET', tokens, d.node .. '|' .. src, string.sub(queued[i], 2))
+      end
+      alloc(d.node, scope, real and 'run' or 'skip')
     end
   end
   local launch = t.launch
