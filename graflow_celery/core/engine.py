@@ -127,11 +127,12 @@ class WorkflowEngine:
     ) -> Transition | RetryRequest | None:
         max_cycles = task.max_cycles if task.max_cycles is not None else context.default_max_cycles
         tctx = TaskContext(context, step, max_cycles=max_cycles, max_retries=task.max_retries)
+        # Reading arguments and handing off talk to the backend: their failures are not the task's.
+        args, kwargs = self._arguments(context, step, task, tctx)
+        if task.handoff is not None and context.dispatcher.hand_off(context, step, task, args, kwargs):
+            return None
         token = current_graph.set(None)  # tasks made at run time belong to the run, not a definition
         try:
-            args, kwargs = self._arguments(context, step, task, tctx)
-            if task.handoff is not None and context.dispatcher.hand_off(context, step, task, args, kwargs):
-                return None
             value = task.func(*args, **kwargs)
             result = context.serializer.dumps(value)
             iteration = (context.serializer.dumps(tctx.requests.iteration) if tctx.requests.iterate
