@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -40,6 +41,7 @@ class Runtime:
         self.codec = GraphCodec(pickler)
         self._dispatchers: dict[str | None, CeleryDispatcher] = {}
         self._graphs: OrderedDict[str, tuple[str, RunGraph, RunLimits, str | None]] = OrderedDict()
+        self._decoded: OrderedDict[bytes, tuple[str, TaskGraph]] = OrderedDict()  # by graph sha256
 
     @classmethod
     def for_app(cls, app: Celery) -> Runtime:
@@ -75,7 +77,8 @@ class Runtime:
             raise ConfigurationError(f"a run with id {run_id!r} already exists")
         store.initialize(graph_json, {"name": name, "max_steps": limits.max_steps,
                                       "max_cycles": limits.default_max_cycles,
-                                      "serializer": self.serializer.name, "queue": queue or ""})
+                                      "serializer": self.serializer.name, "queue": queue or "",
+                                      "graph_sha": hashlib.sha256(graph_json.encode()).hexdigest()})
         return ExecutionContext(graph, store=store, channel=self._channel(run_id),
                                 dispatcher=self.dispatcher(queue), serializer=self.serializer,
                                 limits=limits, start_node=start_node, name=name)
@@ -100,18 +103,28 @@ class Runtime:
 
     def _load(self, run_id: str) -> tuple[str, RunGraph, RunLimits, str | None] | None:
         keys = RunKeys(run_id)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.get(keys.graph)
-        pipe.hmget(keys.meta, ["max_steps", "max_cycles", "serializer", "queue"])
-        raw_graph, (max_steps, max_cycles, serializer, queue) = pipe.execute()
-        if raw_graph is None:
+        fields = ["max_steps", "max_cycles", "serializer", "queue", "graph_sha"]
+        max_steps, max_cycles, serializer, queue, sha = self.client.hmget(keys.meta, fields)
+        if max_steps is None:
             return None
         if serializer and serializer.decode() != self.serializer.name:
             raise ConfigurationError(
                 f"run {run_id} uses the {serializer.decode()!r} serializer but this process is set up "
                 f"for {self.serializer.name!r} (check graflow_pickle_key)"
             )
-        name, static = self.codec.decode(raw_graph)
+        decoded = self._decoded.get(sha) if sha else None  # runs of one workflow share a definition
+        if decoded is None:
+            raw_graph = self.client.get(keys.graph)
+            if raw_graph is None:
+                return None
+            decoded = self.codec.decode(raw_graph)
+            with self._lock:
+                if not sha:
+                    sha = hashlib.sha256(raw_graph).hexdigest().encode()
+                self._decoded[sha] = decoded
+                while len(self._decoded) > _GRAPH_CACHE_SIZE:
+                    self._decoded.popitem(last=False)
+        name, static = decoded
         limits = RunLimits(int(max_steps), int(max_cycles))
         run_graph = RunGraph(static, self.client, keys, self.codec)
         return name, run_graph, limits, (queue.decode() if queue else None)
