@@ -160,3 +160,11 @@ def test_a_worker_that_lacks_a_tasks_module_fails_the_run_saying_so(celery_app, 
 def test_a_policy_workers_could_not_rebuild_is_refused_at_submit(celery_app):
     with pytest.raises(graflow_celery.GraphDefinitionError, match="policy Quorum cannot be rebuilt"):
         graflow_celery.submit(celery_flows.quorum_flow(), app=celery_app)
+
+
+def test_a_task_added_at_run_time_that_workers_cannot_import_fails_its_parent_by_name(celery_app):
+    run = graflow_celery.submit(celery_flows.lambda_at_run_time(), app=celery_app)
+    with pytest.raises(TaskError) as info:
+        run.result(timeout=30)
+    assert info.value.task_id == "spawns_lambda"
+    assert "anonymous: a lambda" in str(info.value)

@@ -148,3 +148,14 @@ def quorum_flow():
     with workflow("quorum") as wf:
         parallel(x, y, name="xy").with_execution(policy=Quorum(1))
     return wf
+
+
+@task(inject_context=True)
+def spawns_lambda(ctx: TaskContext) -> None:
+    ctx.next_task(TaskWrapper("anonymous", lambda: 1))
+
+
+def lambda_at_run_time():
+    with workflow("lambda_at_run_time") as wf:
+        wf.add(spawns_lambda)
+    return wf
