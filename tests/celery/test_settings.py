@@ -1,0 +1,38 @@
+"""graflow-celery's settings come from the Celery app's configuration, Django-style included."""
+
+from __future__ import annotations
+
+import pytest
+from celery import Celery
+
+from graflow_celery import ConfigurationError
+from graflow_celery.backends.celery.settings import GraflowSettings
+
+
+class DjangoSettings:
+    CELERY_BROKER_URL = "redis://127.0.0.1:1/9"
+    CELERY_GRAFLOW_STATE_TTL = 3600
+    CELERY_GRAFLOW_DEFAULT_QUEUE = "workflows"
+
+
+def test_settings_read_with_a_django_style_namespace():
+    app = Celery("django_style", set_as_current=False)
+    app.config_from_object(DjangoSettings, namespace="CELERY")
+    settings = GraflowSettings.from_app(app)
+    assert (settings.state_url, settings.state_ttl, settings.default_queue) == (
+        "redis://127.0.0.1:1/9", 3600, "workflows")
+
+
+def test_a_broker_that_is_not_redis_needs_a_state_url():
+    app = Celery("amqp", broker="amqp://guest@localhost//", set_as_current=False)
+    with pytest.raises(ConfigurationError, match=r"set app\.conf\.graflow_state_url"):
+        GraflowSettings.from_app(app)
+    app.conf.graflow_state_url = "redis://127.0.0.1:1/2"
+    assert GraflowSettings.from_app(app).state_url == "redis://127.0.0.1:1/2"
+
+
+def test_a_bad_ttl_is_refused():
+    app = Celery("ttl", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    app.conf.graflow_state_ttl = -5
+    with pytest.raises(ConfigurationError, match="graflow_state_ttl must be a positive number"):
+        GraflowSettings.from_app(app)
