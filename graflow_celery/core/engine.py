@@ -74,12 +74,13 @@ class WorkflowEngine:
         return None
 
     def complete_handoff(self, context: ExecutionContext, step: Step, value: Any = None,
-                         error: BaseException | None = None) -> None:
-        """Finish a step whose task ran elsewhere (``from_celery``): its return value or error."""
+                         error: dict[str, Any] | None = None) -> None:
+        """Finish a step whose task ran elsewhere (``from_celery``): its return value, or its
+        failure as an error record (``errors_record.task_failure``)."""
         if context.store.begin(step).status != "running":
             return
         if error is not None:
-            decision = self._failed(step, errors_record.task_failure(step.node, error))
+            decision = self._failed(step, error)
         else:
             try:
                 result = context.serializer.dumps(value)
@@ -181,8 +182,8 @@ class WorkflowEngine:
             if iteration is not None:
                 transition.enqueue.append(NewStep(step.node, cycle=step.cycle + 1, data=iteration))
                 return transition  # successors wait for the last iteration
-        if goto:
-            self._skip_successors(context, step.node, transition, set())
+        if goto:  # the jump's own targets run; everything else downstream is cut off
+            self._skip_successors(context, step.node, transition, {n.node for n in transition.enqueue})
         else:
             self._successors(context, step.node, transition)
         return transition

@@ -643,3 +643,32 @@ class BrokenPolicy(GroupPolicy):
 def iterate_with_bad_data(ctx: TaskContext, data: object = None) -> None:
     if data is None:
         ctx.next_iteration(object())
+
+
+@task(inject_context=True)
+def router(ctx: TaskContext) -> str:
+    log(ctx, "router")
+    ctx.next_task(L["b"], goto=True)  # pick branch b; c is skipped
+    return "routed"
+
+
+@task(inject_context=True)
+def joined(ctx: TaskContext, b: str, x_side: str) -> str:
+    log(ctx, "joined")
+    return f"{b}+{x_side}"
+
+
+@task(inject_context=True)
+def x_side(ctx: TaskContext) -> str:
+    log(ctx, "x_side")
+    return "x"
+
+
+def router_picks_a_branch():
+    b, c = L["b"], L["c"]
+    with workflow("router") as wf:
+        start = L["a"]
+        start >> router >> b >> joined
+        router >> c
+        start >> x_side >> joined
+    return wf

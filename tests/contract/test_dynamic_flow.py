@@ -128,3 +128,10 @@ def test_iteration_data_that_cannot_travel_fails_the_task_by_name(runner):
         runner.execute(flows.single(flows.iterate_with_bad_data))
     assert info.value.task_id == "iterate_with_bad_data"
     assert "cannot serialize" in str(info.value)
+
+
+def test_a_goto_to_a_successor_feeds_the_joins_downstream_of_it(runner):
+    result, ctx = runner.execute(flows.router_picks_a_branch())
+    assert result == "b+x"
+    assert "c" not in log_of(ctx)
+    assert log_of(ctx).count("joined") == 1

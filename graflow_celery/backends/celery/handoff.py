@@ -1,24 +1,31 @@
-"""Finishing handed-off steps: the link callback (``graflow_celery.step_done``) and errback
-(``graflow_celery.step_failed``) attached to a ``from_celery`` task's message."""
+"""Finishing handed-off steps. A ``from_celery`` task's message carries a link callback
+(``graflow_celery.step_done``) and an errback (``graflow_celery.step_failed``).
+
+The errback is called directly, in the worker where the task failed, where nothing can be retried;
+so it only turns the exception into an error record and sends it on as a message
+(``graflow_celery.step_failed_msg``), which finishes the step like any other message.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from celery import Task, shared_task
+from celery import Task, current_app, shared_task
 
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.backends.celery.worker import ENGINE, guarded, parse_step
+from graflow_celery.core.errors_record import storable, task_failure
 
 logger = logging.getLogger("graflow_celery.handoff")
 
 STEP_DONE = "graflow_celery.step_done"
 STEP_FAILED = "graflow_celery.step_failed"
+STEP_FAILED_MSG = "graflow_celery.step_failed_msg"
 
 
-def _finish(task: Task, run_id: Any, raw_step: Any, value: Any = None, error: BaseException | None = None
-            ) -> None:
+def _finish(task: Task, run_id: Any, raw_step: Any, value: Any = None,
+            error: dict[str, Any] | None = None) -> None:
     step = parse_step(run_id, raw_step)
     if step is None:
         return
@@ -31,14 +38,24 @@ def _finish(task: Task, run_id: Any, raw_step: Any, value: Any = None, error: Ba
         ENGINE.complete_handoff(context, step, value, error)
 
 
-@shared_task(name=STEP_DONE, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name=STEP_DONE, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
+             max_retries=None)
 def step_done(self: Task, value: Any, run_id: str, raw_step: dict[str, Any]) -> None:
     _finish(self, run_id, raw_step, value=value)
+
+
+@shared_task(name=STEP_FAILED_MSG, bind=True, acks_late=True, reject_on_worker_lost=True,
+             ignore_result=True, max_retries=None)
+def step_failed_msg(self: Task, record: dict[str, Any], run_id: str, raw_step: dict[str, Any]) -> None:
+    _finish(self, run_id, raw_step, error=record)
 
 
 @shared_task(name=STEP_FAILED, ignore_result=True)
 def step_failed(request: Any, exc: BaseException, traceback: Any, run_id: str,
                 raw_step: dict[str, Any]) -> None:
-    """An errback, called by Celery in the worker where the task failed, after its own retries.
-    (Not ``bind=True``: Celery calls only unbound errbacks with the request and the exception.)"""
-    _finish(step_failed, run_id, raw_step, error=exc)
+    """The errback (not ``bind=True``: Celery calls only unbound errbacks with the request and the
+    exception). Celery has already spent the task's own retries."""
+    node = raw_step.get("node", "?") if isinstance(raw_step, dict) else "?"
+    record = storable(task_failure(node, exc))
+    current_app.send_task(STEP_FAILED_MSG, args=(record, run_id, raw_step), ignore_result=True,
+                          root_id=run_id)

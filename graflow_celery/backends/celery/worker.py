@@ -9,8 +9,8 @@ from typing import Any
 
 import redis
 from celery import Task, shared_task
-from celery.exceptions import Ignore
-from kombu.exceptions import OperationalError
+from celery.exceptions import Ignore, Reject, Retry
+from kombu.exceptions import BatchPublishError, OperationalError
 
 from graflow_celery.backends.celery.dispatcher import RELAY_TASK, STEP_TASK
 from graflow_celery.backends.celery.runtime import Runtime
@@ -35,7 +35,17 @@ def parse_step(run_id: Any, raw: Any) -> Step | None:
         return None
 
 
-RETRYABLE = (redis.ConnectionError, redis.TimeoutError, OperationalError, ConnectionError)
+# Redis (run state) or the broker unreachable: the message should be tried again later.
+RETRYABLE = (redis.ConnectionError, redis.TimeoutError, OperationalError, BatchPublishError, ConnectionError)
+
+
+def retry_later(task: Task, **options: Any) -> Retry:
+    """``task.retry``, and when the broker cannot even take the retry message, leave this message
+    to be delivered again (requeue, or the visibility timeout) instead of dropping it."""
+    try:
+        return task.retry(max_retries=None, **options)
+    except Reject as rejected:
+        raise Reject(rejected.reason, requeue=True) from None
 
 
 @contextmanager
@@ -48,13 +58,16 @@ def guarded(task: Task, run_id: str, step_node: str, loading: bool = False) -> I
         yield
     except RETRYABLE as exc:
         logger.warning("run %s: Redis or the broker is unavailable (%s); retrying the message", run_id, exc)
-        raise task.retry(countdown=min(2 ** task.request.retries, 30), max_retries=None) from exc
+        raise retry_later(task, countdown=min(2 ** task.request.retries, 30)) from exc
     except Exception as exc:
         doing = "cannot load" if loading else "failed on"
         message = f"worker {task.request.hostname} {doing} run {run_id}: {type(exc).__name__}: {exc}"
         logger.exception(message)
-        Runtime.for_app(task.app).fail_run(run_id, {"kind": "config" if loading else "internal",
-                                                     "message": message, "task_id": step_node})
+        try:
+            Runtime.for_app(task.app).fail_run(run_id, {"kind": "config" if loading else "internal",
+                                                         "message": message, "task_id": step_node})
+        except RETRYABLE as down:  # cannot even record the failure: try the whole message later
+            raise retry_later(task, countdown=min(2 ** task.request.retries, 30)) from down
         raise Ignore() from exc  # the run has failed; this message is done
 
 
@@ -72,11 +85,12 @@ def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> None:
     with guarded(self, run_id, step.node):
         retry = ENGINE.run_step(context, step)
     if retry is not None:
-        raise self.retry(args=(run_id, retry.step.next_attempt().to_dict()), countdown=retry.delay,
-                         exc=retry.error, max_retries=None)
+        raise retry_later(self, args=(run_id, retry.step.next_attempt().to_dict()), countdown=retry.delay,
+                          exc=retry.error)
 
 
-@shared_task(name=RELAY_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name=RELAY_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
+             max_retries=None)
 def send_steps(self: Task, run_id: str, raw_steps: list[dict[str, Any]]) -> None:
     """Publish steps another worker handed over (part of a wide fan-out). Sending a step twice is
     harmless: its transition is applied once."""
