@@ -23,7 +23,10 @@ class MemberOutcome:
 
 
 class GroupPolicy:
-    """Subclass and override ``on_group_finished``; raise ``ParallelGroupError`` to fail the group."""
+    """Subclass and override ``on_group_finished``; raise ``ParallelGroupError`` (``self.fail(...)``)
+    to fail the group. Keep policies stateless: on a worker one instance judges the groups of every
+    run of the workflow. Define it at module level, and return its constructor's arguments from
+    ``to_config()``, so that a worker can rebuild it."""
 
     name = "custom"
 
