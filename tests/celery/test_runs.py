@@ -168,3 +168,10 @@ def test_a_task_added_at_run_time_that_workers_cannot_import_fails_its_parent_by
         run.result(timeout=30)
     assert info.value.task_id == "spawns_lambda"
     assert "anonymous: a lambda" in str(info.value)
+
+
+def test_a_run_id_can_be_chosen_once(celery_app):
+    run = graflow_celery.submit(flows.pipeline(), app=celery_app, run_id="order-42")
+    assert run.id == "order-42" and run.result(timeout=30) == 12
+    with pytest.raises(graflow_celery.ConfigurationError, match="a run with id 'order-42' already exists"):
+        graflow_celery.submit(flows.pipeline(), app=celery_app, run_id="order-42")
