@@ -12,7 +12,7 @@ import graflow_celery
 from tests.celery.test_reliability import (
     SLOW_SECONDS,
     assert_each_transition_once,
-    start_workers,
+    running_workers,
     wait_for_slow,
 )
 from tests.support import celery_flows
@@ -24,18 +24,16 @@ def test_a_run_survives_a_redis_restart(tmp_path):
     app = Celery("restart", broker=server.url, set_as_current=False)
     app.conf.broker_transport_options = {"visibility_timeout": 5, "unacked_restore_interval": 1}
     graflow_celery.install(app)
-    workers = start_workers(server, tmp_path, ["x1", "x2"])
     try:
-        run = graflow_celery.submit(celery_flows.killable(), app=app)
-        wait_for_slow(run)
-        server.kill()  # kill -9 while `slow` runs; every write so far is in the append-only file
-        time.sleep(SLOW_SECONDS)  # `slow` finishes while Redis is down: it cannot record its result
-        server.start()
-        assert run.wait(timeout=90) == "completed", [w.tail() for w in workers.values()]
-        assert_each_transition_once(run)
-        assert run.result() == "after"
-        assert len(run.get_channel().get("slow_runs")) >= 2  # the interrupted step ran again
+        with running_workers(server, tmp_path, ["x1", "x2"]) as workers:
+            run = graflow_celery.submit(celery_flows.killable(), app=app)
+            wait_for_slow(run)
+            server.kill()  # kill -9 while `slow` runs; every write so far is in the append-only file
+            time.sleep(SLOW_SECONDS)  # `slow` finishes while Redis is down: it cannot record its result
+            server.start()
+            assert run.wait(timeout=90) == "completed", [w.tail() for w in workers.values()]
+            assert_each_transition_once(run)
+            assert run.result() == "after"
+            assert len(run.get_channel().get("slow_runs")) >= 2  # the interrupted step ran again
     finally:
-        for worker in workers.values():
-            worker.stop()
         server.stop()

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Celery, 
     server.stop()
 
 
-def start_workers(server: RedisServer, logs: Path, names: list[str]) -> dict[str, Worker]:
+@contextmanager
+def running_workers(server: RedisServer, logs: Path, names: list[str]) -> Iterator[dict[str, Worker]]:
     env = {"GRAFLOW_TEST_VISIBILITY": str(VISIBILITY), "GRAFLOW_SLOW_SECONDS": str(SLOW_SECONDS)}
     workers = {n: Worker(n, server.url, logs, extra_env=env).start() for n in names}
-    for worker in workers.values():
-        worker.wait_ready()
-    return workers
+    try:
+        for worker in workers.values():
+            worker.wait_ready()
+        yield workers
+    finally:
+        for worker in workers.values():
+            worker.stop()
 
 
 def wait_for_slow(run: WorkflowRun, count: int = 1, timeout: float = 30) -> list[dict]:
@@ -59,8 +65,7 @@ def assert_each_transition_once(run: WorkflowRun) -> None:
 
 def test_sigkill_a_whole_worker_in_the_middle_of_a_task(cluster):
     app, server, logs = cluster
-    workers = start_workers(server, logs, ["k1", "k2"])
-    try:
+    with running_workers(server, logs, ["k1", "k2"]) as workers:
         run = graflow_celery.submit(celery_flows.killable(), app=app)
         victim = wait_for_slow(run)[0]["worker"]
         workers[victim].kill()  # SIGKILL main process and pool: the message stays unacked
@@ -70,30 +75,22 @@ def test_sigkill_a_whole_worker_in_the_middle_of_a_task(cluster):
         assert len(slow_runs) == 2  # the user function ran again: at least once
         assert_each_transition_once(run)
         assert run.result() == "after"
-    finally:
-        for worker in workers.values():
-            worker.stop()
 
 
 def test_sigkill_the_pool_process_running_the_task(cluster):
     app, server, logs = cluster
-    workers = start_workers(server, logs, ["p1", "p2"])
-    try:
+    with running_workers(server, logs, ["p1", "p2"]) as workers:
         run = graflow_celery.submit(celery_flows.killable(), app=app)
         entry = wait_for_slow(run)[0]
         os.kill(entry["pid"], signal.SIGKILL)  # reject_on_worker_lost: requeued at once
         assert run.wait(timeout=60) == "completed", [w.tail() for w in workers.values()]
         assert len(run.get_channel().get("slow_runs")) == 2
         assert_each_transition_once(run)
-    finally:
-        for worker in workers.values():
-            worker.stop()
 
 
 def test_redelivered_step_messages_change_nothing(cluster):
     app, server, logs = cluster
-    workers = start_workers(server, logs, ["r1", "r2"])
-    try:
+    with running_workers(server, logs, ["r1", "r2"]):
         run = graflow_celery.submit(celery_flows.killable(), app=app)
         wait_for_slow(run)
 
@@ -107,15 +104,11 @@ def test_redelivered_step_messages_change_nothing(cluster):
         assert run.wait(timeout=60) == "completed"
         assert_each_transition_once(run)
         assert 1 <= len(run.get_channel().get("slow_runs")) <= 2
-    finally:
-        for worker in workers.values():
-            worker.stop()
 
 
 def test_malformed_messages_are_dropped_and_workers_go_on(cluster):
     app, server, logs = cluster
-    workers = start_workers(server, logs, ["g1"])
-    try:
+    with running_workers(server, logs, ["g1"]) as workers:
         for args in [("run", "not a dict"), (42, {}), ("run", {"id": "x", "node": "n"}), ("no-such-run", {
                 "id": "1", "node": "n"})]:
             app.send_task("graflow_celery.step", args=args)
@@ -124,6 +117,3 @@ def test_malformed_messages_are_dropped_and_workers_go_on(cluster):
         log = workers["g1"].log.read_text()
         assert log.count("dropping a malformed graflow_celery.step message") == 3
         assert "run no-such-run is unknown or expired" in log
-    finally:
-        for worker in workers.values():
-            worker.stop()

@@ -13,8 +13,7 @@ from typing import Any
 
 from celery import Task, current_app, shared_task
 
-from graflow_celery.backends.celery.runtime import Runtime
-from graflow_celery.backends.celery.worker import ENGINE, guarded, parse_step
+from graflow_celery.backends.celery.worker import ENGINE, guarded, load_context, parse_step
 from graflow_celery.core.errors_record import storable, task_failure
 
 logger = logging.getLogger("graflow_celery.handoff")
@@ -29,10 +28,8 @@ def _finish(task: Task, run_id: Any, raw_step: Any, value: Any = None,
     step = parse_step(run_id, raw_step)
     if step is None:
         return
-    with guarded(task, run_id, step.node, loading=True):
-        context = Runtime.for_app(task.app).context_for(run_id)
+    context = load_context(task, run_id, step.node)
     if context is None:
-        logger.warning("run %s is unknown or expired; result of step %s dropped", run_id, step.node)
         return
     with guarded(task, run_id, step.node):
         ENGINE.complete_handoff(context, step, value, error)

@@ -14,6 +14,7 @@ from kombu.exceptions import BatchPublishError, OperationalError
 
 from graflow_celery.backends.celery.dispatcher import RELAY_TASK, STEP_TASK
 from graflow_celery.backends.celery.runtime import Runtime
+from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.steps import Step
 
@@ -71,16 +72,23 @@ def guarded(task: Task, run_id: str, step_node: str, loading: bool = False) -> I
         raise Ignore() from exc  # the run has failed; this message is done
 
 
+def load_context(task: Task, run_id: str, step_node: str) -> ExecutionContext | None:
+    """The run's context for a message handler, or None (logged) if the run is unknown or expired."""
+    with guarded(task, run_id, step_node, loading=True):
+        context = Runtime.for_app(task.app).context_for(run_id)
+    if context is None:
+        logger.warning("run %s is unknown or expired; a message for %s does nothing", run_id, step_node)
+    return context
+
+
 @shared_task(name=STEP_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
              max_retries=None)
 def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> None:
     step = parse_step(run_id, raw_step)
     if step is None:
         return
-    with guarded(self, run_id, step.node, loading=True):
-        context = Runtime.for_app(self.app).context_for(run_id)
+    context = load_context(self, run_id, step.node)
     if context is None:
-        logger.warning("run %s is unknown or expired; step %s (%s) does nothing", run_id, step.id, step.node)
         return
     with guarded(self, run_id, step.node):
         retry = ENGINE.run_step(context, step)
@@ -98,8 +106,7 @@ def send_steps(self: Task, run_id: str, raw_steps: list[dict[str, Any]]) -> None
     if any(step is None for step in steps):
         logger.error("dropping a malformed %s message for run %r", RELAY_TASK, run_id)
         return
-    with guarded(self, run_id, "(fan-out)", loading=True):
-        context = Runtime.for_app(self.app).context_for(run_id)
+    context = load_context(self, run_id, "(fan-out)")
     if context is None:
         return
     with guarded(self, run_id, "(fan-out)"):
