@@ -9,18 +9,15 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import TYPE_CHECKING
 
 from graflow_celery.backends.memory_store import MemoryRunStore
 from graflow_celery.channels.memory import MemoryChannel
 from graflow_celery.core.context import ExecutionContext, RunLimits, register_run_factory
+from graflow_celery.core.engine import RetryRequest, WorkflowEngine
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import Step
 from graflow_celery.errors import ConfigurationError
 from graflow_celery.serialization import Serializer, TaggedJSONSerializer
-
-if TYPE_CHECKING:
-    from graflow_celery.core.engine import WorkflowEngine
 
 logger = logging.getLogger("graflow_celery.memory")
 
@@ -37,9 +34,9 @@ class LocalExecutor:
         self._queue: queue.SimpleQueue[Step | None] = queue.SimpleQueue()
         self._timers: list[threading.Timer] = []
 
-    def send(self, context: ExecutionContext, steps: list[Step]) -> None:
+    def send(self, context: ExecutionContext, steps: list[Step], delay: float = 0.0) -> None:
         for step in steps:
-            self._queue.put(step)
+            self._schedule(step, delay)
 
     def hand_off(self, context: ExecutionContext, step: Step, task: object, args: list[object],
                  kwargs: dict[str, object]) -> bool:
@@ -63,7 +60,7 @@ class LocalExecutor:
             if step is _STOP:
                 return
             try:
-                retry = engine.run_step(context, step)
+                outcome = engine.run_step(context, step)
             except BaseException as exc:  # a bug, a store error, KeyboardInterrupt: end the run
                 logger.exception("step %s of run %s failed outside the task", step.node, context.run_id)
                 store.fail({"kind": "internal", "message": f"{type(exc).__name__}: {exc}",
@@ -72,8 +69,11 @@ class LocalExecutor:
                 if not isinstance(exc, Exception) and self.max_workers == 1:
                     raise  # KeyboardInterrupt and the like belong to the caller's thread
                 return
-            if retry is not None:
-                self._schedule(retry.step.next_attempt(), retry.delay)
+            if isinstance(outcome, RetryRequest):
+                self._schedule(outcome.step, outcome.delay)
+                store.ack_outbox(step.id, retry=True)
+            elif outcome is not None:
+                logger.debug("run %s: step %s does nothing: %s", context.run_id, step.id, outcome.reason)
             if store.status() != "running":
                 self._stop_all()
                 return

@@ -49,7 +49,10 @@ class _State:
     error: dict[str, Any] | None = None
     seq: int = 0
     applied: set[str] = field(default_factory=set)
+    frontier: dict[str, Step] = field(default_factory=dict)  # made ready, not yet applied
+    handoffs: dict[str, str] = field(default_factory=dict)  # step id -> token of its hand-off
     outbox: dict[str, list[Step]] = field(default_factory=dict)
+    retries: dict[str, tuple[Step, float]] = field(default_factory=dict)  # retry outbox
     results: dict[str, bytes] = field(default_factory=dict)
     last_result: bytes | None = None
     tokens: dict[str, dict[str, deque[bool]]] = field(default_factory=dict)  # node -> src -> real?
@@ -67,7 +70,9 @@ class MemoryRunStore:
 
     def _alloc(self, new: NewStep, scope: str, barrier: str = "") -> Step:
         self._s.seq += 1
-        return Step(str(self._s.seq), new.node, scope, new.phase, new.cycle, new.data, barrier=barrier)
+        step = Step(str(self._s.seq), new.node, scope, new.phase, new.cycle, new.data, barrier=barrier)
+        self._s.frontier[step.id] = step
+        return step
 
     def _finish(self, status: RunStatus, error: dict[str, Any] | None) -> None:
         self._s.status = status
@@ -83,10 +88,11 @@ class MemoryRunStore:
             return self._alloc(first, ROOT_SCOPE)
 
     def begin(self, step: Step) -> StepStart:
+        s = self._s
         with self._lock:
-            if step.id in self._s.applied:
-                return StepStart(self._s.status, list(self._s.outbox.get(step.id, [])))
-            return StepStart(self._s.status, None)
+            outbox = s.outbox.get(step.id)
+            return StepStart(s.status, step.id in s.applied, list(outbox) if outbox else None,
+                             s.frontier.get(step.id), s.retries.get(step.id), s.handoffs.get(step.id))
 
     def apply(self, t: Transition) -> Applied:
         s = self._s
@@ -94,10 +100,13 @@ class MemoryRunStore:
         with self._lock:
             if step.id in s.applied:
                 return Applied(False, list(s.outbox.get(step.id, [])))
+            if step.id not in s.frontier or s.status != "running":
+                return Applied(False, [])  # not a step of this run, or a straggler after its end
             s.applied.add(step.id)
+            del s.frontier[step.id]
+            s.handoffs.pop(step.id, None)
+            s.retries.pop(step.id, None)
             scope = s.scopes[step.scope]
-            if s.status != "running":  # a straggler after the run ended changes nothing
-                return Applied(True, [])
             if t.kind == "completed":
                 s.results[step.node] = t.result or b"null"
                 s.last_result = t.result
@@ -157,9 +166,30 @@ class MemoryRunStore:
             return None
         return self._alloc(NewStep(barrier.node, phase="judge"), barrier.scope, barrier=group_step)
 
-    def ack_outbox(self, step_id: str) -> None:
+    def ack_outbox(self, step_id: str, retry: bool = False) -> None:
         with self._lock:
-            self._s.outbox.pop(step_id, None)
+            (self._s.retries if retry else self._s.outbox).pop(step_id, None)
+
+    def retry(self, step: Step, delay: float) -> Step | None:
+        s = self._s
+        with self._lock:
+            entry = s.frontier.get(step.id)
+            if entry is None or entry.attempt != step.attempt:
+                return None
+            s.frontier[step.id] = next_step = entry.next_attempt()
+            s.retries[step.id] = (next_step, delay)
+            return next_step
+
+    def hand_off(self, step_id: str, token: str) -> str:
+        with self._lock:
+            return self._s.handoffs.setdefault(step_id, token)
+
+    def frontier(self, step_ids: list[str] | None = None) -> dict[str, Step]:
+        with self._lock:
+            entries = self._s.frontier
+            if step_ids is None:
+                return dict(entries)
+            return {i: entries[i] for i in step_ids if i in entries}
 
     def fail(self, record: dict[str, Any]) -> bool:
         return self._end("failed", record)

@@ -22,9 +22,28 @@ class RunStore(Protocol):
 
     def begin(self, step: Step) -> StepStart: ...
 
-    def apply(self, transition: Transition) -> Applied: ...
+    def apply(self, transition: Transition) -> Applied:
+        """Apply once per step id, and only for a step on the frontier of a running run (a
+        straggler after the run ended changes nothing and is not marked applied)."""
+        ...
 
-    def ack_outbox(self, step_id: str) -> None: ...
+    def ack_outbox(self, step_id: str, retry: bool = False) -> None:
+        """The steps in the step's outbox (``retry``: its next attempt) have been sent."""
+        ...
+
+    def retry(self, step: Step, delay: float) -> Step | None:
+        """Record the step's next attempt on the frontier, and in its retry outbox until sent.
+        None if the frontier no longer holds this attempt (another delivery got there first)."""
+        ...
+
+    def hand_off(self, step_id: str, token: str) -> str:
+        """Mark a frontier step as waiting for a hand-off completion; returns the token that the
+        completion must carry (the first one given, so a repeated hand-off keeps it)."""
+        ...
+
+    def frontier(self, step_ids: list[str] | None = None) -> dict[str, Step]:
+        """The frontier's steps (only those ids, if given) by id."""
+        ...
 
     def fail(self, record: dict[str, Any]) -> bool:
         """End a running run as FAILED (an error outside any task); False if it had ended."""
@@ -56,7 +75,7 @@ class Dispatcher(Protocol):
         """Start executing a new run from its first step."""
         ...
 
-    def send(self, context: ExecutionContext, steps: list[Step]) -> None: ...
+    def send(self, context: ExecutionContext, steps: list[Step], delay: float = 0.0) -> None: ...
 
     def hand_off(self, context: ExecutionContext, step: Step, task: Any, args: list[Any],
                  kwargs: dict[str, Any]) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from graflow_celery.core import errors_record
+from graflow_celery.core.admission import Dropped, Resend, admit, difference
 from graflow_celery.core.composition import Executable, ParallelGroup
 from graflow_celery.core.current import current_graph
 from graflow_celery.core.params import build_call
@@ -24,6 +25,7 @@ from graflow_celery.errors import (
     GraflowError,
     GraphDefinitionError,
     ParallelGroupError,
+    SerializationError,
     WorkflowCancelledError,
 )
 
@@ -55,30 +57,34 @@ class WorkflowEngine:
 
     # --- one step ---------------------------------------------------------------------------------
 
-    def run_step(self, context: ExecutionContext, step: Step) -> RetryRequest | None:
-        """Run one step and apply its transition. Returns a retry request instead when the task
-        failed and has retries left (the backend schedules it)."""
-        start = context.store.begin(step)
-        if start.outbox is not None:  # delivered again after its transition was applied
-            self._send(context, step, start.outbox)
-            return None
-        if start.status != "running":
-            logger.debug("run %s is %s; step %s does nothing", context.run_id, start.status, step.id)
-            return None
+    def run_step(self, context: ExecutionContext, step: Step) -> RetryRequest | Dropped | None:
+        """Run one delivered step and apply its transition, if the run's frontier admits it.
+
+        Returns a ``RetryRequest`` when the task failed with retries left (its next attempt is
+        recorded; the backend sends it and acknowledges it), or ``Dropped`` when the message does
+        nothing (the backend logs the reason)."""
+        admission = admit(step, context.store.begin(step))
+        if admission != "run":
+            return self._not_run(context, step, admission)
         decision = self._decide(context, step)
         if decision is None:  # handed off; complete_handoff() finishes the step
             return None
         if isinstance(decision, RetryRequest):
-            return decision
+            next_step = context.store.retry(step, decision.delay)
+            if next_step is None:  # another delivery of this attempt recorded its outcome first
+                return Dropped(f"attempt {step.attempt} of step {step.id} was settled by another delivery")
+            return RetryRequest(next_step, decision.delay, decision.error)
         self._apply(context, decision)
         return None
 
-    def complete_handoff(self, context: ExecutionContext, step: Step, value: Any = None,
-                         error: dict[str, Any] | None = None) -> None:
+    def complete_handoff(self, context: ExecutionContext, step: Step, token: str | None,
+                         value: Any = None, error: dict[str, Any] | None = None) -> Dropped | None:
         """Finish a step whose task ran elsewhere (``from_celery``): its return value, or its
-        failure as an error record (``errors_record.task_failure``)."""
-        if context.store.begin(step).status != "running":
-            return
+        failure as an error record (``errors_record.task_failure``). Only a completion carrying the
+        token the hand-off was given is accepted."""
+        admission = admit(step, context.store.begin(step), handoff_token=token, completion=True)
+        if admission != "run":
+            return self._not_run(context, step, admission)
         if error is not None:
             decision = self._failed(step, error)
         else:
@@ -89,19 +95,42 @@ class WorkflowEngine:
             else:
                 decision = self._flow(context, step, result, None)
         self._apply(context, decision)
+        return None
+
+    def relay(self, context: ExecutionContext, steps: list[Step]) -> list[Dropped]:
+        """Send steps another worker handed over (a wide fan-out) - those the frontier holds as
+        they are; the rest are dropped."""
+        frontier = context.store.frontier([s.id for s in steps])
+        dropped: list[Dropped] = []
+        admitted = []
+        for step in steps:
+            entry = frontier.get(step.id)
+            problem = "not on the run's frontier" if entry is None else difference(step, entry)
+            if problem is None:
+                admitted.append(step)
+            else:
+                dropped.append(Dropped(f"step {step.id}: {problem}", suspicious=True))
+        if admitted and context.store.status() == "running":
+            context.dispatcher.send(context, admitted)
+        return dropped
+
+    def _not_run(self, context: ExecutionContext, step: Step, admission: Resend | Dropped) -> Dropped | None:
+        if isinstance(admission, Dropped):
+            return admission
+        context.dispatcher.send(context, admission.steps, admission.delay)
+        context.store.ack_outbox(step.id, retry=admission.retry)
+        return None
 
     def _apply(self, context: ExecutionContext, transition: Transition) -> None:
         try:
             applied = context.store.apply(transition)
-        except GraphDefinitionError as exc:  # e.g. a task added at run time that cannot be stored
+        except (GraphDefinitionError, SerializationError) as exc:  # e.g. a task added at run time that
+            # cannot be stored
             failure = self._failed(transition.step, errors_record.task_failure(transition.step.node, exc))
             applied = context.store.apply(failure)
-        self._send(context, transition.step, applied.ready)
-
-    def _send(self, context: ExecutionContext, step: Step, ready: list[Step]) -> None:
-        if ready:  # an outbox exists only when something was made ready
-            context.dispatcher.send(context, ready)
-            context.store.ack_outbox(step.id)
+        if applied.ready:  # an outbox exists only when something was made ready
+            context.dispatcher.send(context, applied.ready)
+            context.store.ack_outbox(transition.step.id)
 
     def _decide(self, context: ExecutionContext, step: Step) -> Transition | RetryRequest | None:
         if step.number > context.max_steps:

@@ -17,7 +17,8 @@ ROOT_SCOPE = ""  # the run itself; a branch of a group is "<group step id>/<memb
 StepPhase = Literal["run", "judge", "skip"]
 TransitionKind = Literal["completed", "launched", "skipped", "failed", "cancelled"]
 RunEnd = Literal["terminated", "cancelled", "failed"]
-RunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
+# "missing": the run is unknown, or its state expired
+RunStatus = Literal["pending", "running", "completed", "failed", "cancelled", "missing"]
 FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
 
@@ -52,18 +53,32 @@ class Step:
         }
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Step:
-        data = raw.get("data")
-        return cls(
-            id=str(raw["id"]),
-            node=raw["node"],
-            scope=raw.get("scope", ROOT_SCOPE),
-            phase=raw.get("phase", "run"),
-            cycle=int(raw.get("cycle", 0)),
-            data=bytes.fromhex(data) if data is not None else None,
-            attempt=int(raw.get("attempt", 0)),
-            barrier=raw.get("barrier", ""),
-        )
+    def from_dict(cls, raw: Any) -> Step:
+        """The step a message or a store describes; ``ValueError`` naming the first bad field."""
+        if not isinstance(raw, dict):
+            raise ValueError(f"a step must be a dict, not {type(raw).__name__}")
+        step_id, data = raw.get("id"), raw.get("data")
+        if not (isinstance(step_id, str) and step_id.isascii() and step_id.isdigit()
+                and step_id == str(int(step_id)) and step_id != "0"):
+            raise ValueError("id must be a positive step number as a string")
+        if not isinstance(data, str | None):
+            raise ValueError("data must be a hex string or null")
+        step = cls(id=step_id, node=raw.get("node"),  # type: ignore[arg-type]
+                   scope=raw.get("scope", ROOT_SCOPE), phase=raw.get("phase", "run"),
+                   cycle=raw.get("cycle", 0), data=bytes.fromhex(data) if data is not None else None,
+                   attempt=raw.get("attempt", 0), barrier=raw.get("barrier", ""))
+        for name in ("node", "scope", "barrier"):
+            if not isinstance(getattr(step, name), str):
+                raise ValueError(f"{name} must be a string")
+        if not step.node:
+            raise ValueError("node must not be empty")
+        if step.phase not in ("run", "judge", "skip"):
+            raise ValueError("phase must be run, judge or skip")
+        for name in ("cycle", "attempt"):
+            value = getattr(step, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number >= 0")
+        return step
 
 
 @dataclass(frozen=True)
@@ -109,10 +124,14 @@ class Applied:
 
 @dataclass(frozen=True)
 class StepStart:
-    """What a backend reports before a step runs."""
+    """What a store holds for a delivered step, read before it runs (``core/admission.py`` decides)."""
 
     status: RunStatus
-    outbox: list[Step] | None  # not None: the step was applied before; send these and stop
+    applied: bool = False  # the step's transition was applied before
+    outbox: list[Step] | None = None  # steps that transition made ready, perhaps never sent
+    frontier: Step | None = None  # the step as the run's frontier holds it
+    retry: tuple[Step, float] | None = None  # its next attempt, recorded (with the delay) but perhaps unsent
+    handoff_token: str | None = None  # set while the step waits for a hand-off completion
 
 
 @dataclass(frozen=True)

@@ -115,5 +115,6 @@ def test_malformed_messages_are_dropped_and_workers_go_on(cluster):
         run = graflow_celery.submit(celery_flows.celery_step(), app=app)
         assert run.result(timeout=30) == 43
         log = workers["g1"].log.read_text()
-        assert log.count("dropping a malformed graflow_celery.step message") == 3
-        assert "run no-such-run is unknown or expired" in log
+        assert log.count("dropping graflow_celery.step message") == 4
+        assert log.count(": malformed step") == 3
+        assert "for run 'no-such-run': the run is unknown or expired" in log

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -43,8 +44,10 @@ class CeleryDispatcher:
 
     def hand_off(self, context: ExecutionContext, step: Step, task: Any, args: list[Any],
                  kwargs: dict[str, Any]) -> bool:
-        """Send a ``from_celery`` task under its own name; link callbacks finish the step."""
-        step_args = (context.run_id, step.to_dict())
+        """Send a ``from_celery`` task under its own name; link callbacks finish the step. They
+        carry a token recorded in the run, so that only this hand-off can complete the step."""
+        token = context.store.hand_off(step.id, secrets.token_urlsafe(16))
+        step_args = (context.run_id, step.to_dict(), token)
         options = {**task.celery_options}
         options.setdefault("root_id", context.run_id)
         options.setdefault("parent_id", message_id(context.run_id, step.id))
@@ -59,7 +62,7 @@ class CeleryDispatcher:
     def launch(self, engine: WorkflowEngine, context: ExecutionContext, first: Step) -> None:
         self.send(context, [first])
 
-    def send(self, context: ExecutionContext, steps: list[Step]) -> None:
+    def send(self, context: ExecutionContext, steps: list[Step], delay: float = 0.0) -> None:
         """Publish one message per step. Past ``FANOUT`` steps (a wide group), the rest goes out as
         relay messages of ``FANOUT`` steps each, so that several workers publish at once."""
         own, rest = steps[:FANOUT], steps[FANOUT:]
@@ -72,12 +75,15 @@ class CeleryDispatcher:
                 self._publish(context, STEP_TASK, (context.run_id, step.to_dict()),
                               task_id=message_id(context.run_id, step.id),
                               shadow=shadow_name(context.name, step), queue=self._queue(context, step),
-                              producer=producer, argsrepr=f"(run {context.run_id}, step {step.id})")
+                              producer=producer, argsrepr=f"(run {context.run_id}, step {step.id})",
+                              countdown=delay)
 
     def _publish(self, context: ExecutionContext, name: str, args: tuple[Any, ...], *,
                  task_id: str | None, shadow: str, queue: str | None, producer: Any,
-                 argsrepr: str | None = None) -> None:
+                 argsrepr: str | None = None, countdown: float = 0.0) -> None:
         options: dict[str, Any] = {"queue": queue} if queue else {}
+        if countdown > 0:
+            options["countdown"] = countdown
         self.app.send_task(
             name, args=args, task_id=task_id, shadow=shadow, root_id=context.run_id,
             ignore_result=True, add_to_parent=False, producer=producer,

@@ -13,7 +13,8 @@ from typing import Any
 
 from celery import Task, current_app, shared_task
 
-from graflow_celery.backends.celery.worker import ENGINE, guarded, load_context, parse_step
+from graflow_celery.backends.celery.worker import ENGINE, guarded, load_context, log_dropped, parse_step
+from graflow_celery.core.admission import Dropped
 from graflow_celery.core.errors_record import storable, task_failure
 
 logger = logging.getLogger("graflow_celery.handoff")
@@ -23,36 +24,46 @@ STEP_FAILED = "graflow_celery.step_failed"
 STEP_FAILED_MSG = "graflow_celery.step_failed_msg"
 
 
-def _finish(task: Task, run_id: Any, raw_step: Any, value: Any = None,
+def _finish(task: Task, run_id: Any, raw_step: Any, token: Any, value: Any = None,
             error: dict[str, Any] | None = None) -> None:
-    step = parse_step(run_id, raw_step)
+    step = parse_step(task, run_id, raw_step)
     if step is None:
         return
     context = load_context(task, run_id, step.node)
     if context is None:
         return
     with guarded(task, run_id, step.node):
-        ENGINE.complete_handoff(context, step, value, error)
+        dropped = ENGINE.complete_handoff(context, step, token if isinstance(token, str) else None,
+                                          value, error)
+    if dropped is not None:
+        log_dropped(task, run_id, dropped)
 
 
 @shared_task(name=STEP_DONE, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
              max_retries=None)
-def step_done(self: Task, value: Any, run_id: str, raw_step: dict[str, Any]) -> None:
-    _finish(self, run_id, raw_step, value=value)
+def step_done(self: Task, value: Any, run_id: str, raw_step: dict[str, Any],
+              token: str | None = None) -> None:
+    _finish(self, run_id, raw_step, token, value=value)
 
 
 @shared_task(name=STEP_FAILED_MSG, bind=True, acks_late=True, reject_on_worker_lost=True,
              ignore_result=True, max_retries=None)
-def step_failed_msg(self: Task, record: dict[str, Any], run_id: str, raw_step: dict[str, Any]) -> None:
-    _finish(self, run_id, raw_step, error=record)
+def step_failed_msg(self: Task, record: dict[str, Any], run_id: str, raw_step: dict[str, Any],
+                    token: str | None = None) -> None:
+    if not isinstance(record, dict) or not isinstance(record.get("message"), str):
+        log_dropped(self, run_id, Dropped("malformed error record", suspicious=True))
+        return
+    error = {"kind": "task", "task_id": str(record.get("task_id")), "type": str(record.get("type")),
+             "message": record["message"], "traceback": str(record.get("traceback", ""))}
+    _finish(self, run_id, raw_step, token, error=error)
 
 
 @shared_task(name=STEP_FAILED, ignore_result=True)
 def step_failed(request: Any, exc: BaseException, traceback: Any, run_id: str,
-                raw_step: dict[str, Any]) -> None:
+                raw_step: dict[str, Any], token: str | None = None) -> None:
     """The errback (not ``bind=True``: Celery calls only unbound errbacks with the request and the
     exception). Celery has already spent the task's own retries."""
     node = raw_step.get("node", "?") if isinstance(raw_step, dict) else "?"
     record = storable(task_failure(node, exc))
-    current_app.send_task(STEP_FAILED_MSG, args=(record, run_id, raw_step), ignore_result=True,
+    current_app.send_task(STEP_FAILED_MSG, args=(record, run_id, raw_step, token), ignore_result=True,
                           root_id=run_id)

@@ -36,6 +36,14 @@ class RunKeys:
         return f"{self.base}:applied"
 
     @property
+    def frontier(self) -> str:  # hash: step id -> JSON of a step made ready and not yet applied
+        return f"{self.base}:frontier"
+
+    @property
+    def handoffs(self) -> str:  # hash: step id -> token its hand-off completion must carry
+        return f"{self.base}:handoffs"
+
+    @property
     def outbox(self) -> str:  # hash: step id -> JSON list of steps it made ready, until sent
         return f"{self.base}:outbox"
 
@@ -72,4 +80,4 @@ class RunKeys:
     def state_keys(self) -> list[str]:
         """The keys the apply script touches or keeps alive, in its KEYS order."""
         return [self.meta, self.applied, self.outbox, self.results, self.scopes, self.tokens,
-                self.barriers, self.dynamic, self.graph, self.channel_index]
+                self.barriers, self.dynamic, self.graph, self.channel_index, self.frontier, self.handoffs]

@@ -83,9 +83,7 @@ class WorkflowRun:
         nothing if they start anyway. False if the run had already finished."""
         if not self._store.cancel(message):
             return False
-        _, made = self._store.progress()
-        applied = {m.decode() for m in self._store._r.smembers(self._store.keys.applied)}
-        pending = [message_id(self.id, str(n)) for n in range(1, made + 1) if str(n) not in applied]
+        pending = [message_id(self.id, step_id) for step_id in self._store.frontier()]
         if pending:
             self.app.control.revoke(pending)
         return True

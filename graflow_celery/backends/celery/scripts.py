@@ -19,6 +19,7 @@ class Scripts:
         self._apply = client.register_script(_source("apply_transition"))
         self._end_run = client.register_script(_source("end_run"))
         self._channel_get = client.register_script(_source("channel_get"))
+        self._retry_step = client.register_script(_source("retry_step"))
 
     def apply_transition(
         self, keys: list[str], transition_json: str, result: bytes, ttl: int, done_channel: str
@@ -29,6 +30,11 @@ class Scripts:
     def end_run(self, meta_key: str, status: str, error_json: str, done_channel: str) -> bool:
         ended: Any = self._end_run(keys=[meta_key], args=[status, error_json, done_channel])
         return bool(ended)
+
+    def retry_step(self, frontier_key: str, outbox_key: str, step_id: str, attempt: int,
+                   eta: float) -> bytes | None:
+        found: Any = self._retry_step(keys=[frontier_key, outbox_key], args=[step_id, attempt, eta])
+        return found or None
 
     def channel_get(self, keys: list[str]) -> list[list[bytes]]:
         """Per key: [] if missing, [b"v", value], or [b"l", item, ...] for a list."""

@@ -30,6 +30,14 @@ def _steps(raw: bytes | str | None) -> list[Step]:
     return [Step.from_dict(d) for d in json.loads(raw or "[]")]
 
 
+def _retry(raw: bytes | None) -> tuple[Step, float] | None:
+    """A retry outbox entry: the next attempt, and how long until it is due."""
+    if raw is None:
+        return None
+    entry = json.loads(raw)
+    return Step.from_dict(entry["step"]), max(0.0, float(entry["eta"]) - time.time())
+
+
 class RedisRunStore:
     def __init__(self, client: redis.Redis, scripts: Scripts, run_id: str, ttl: int = DEFAULT_TTL,
                  node_codec: Any = None) -> None:
@@ -52,23 +60,29 @@ class RedisRunStore:
         pipe.execute()
 
     def create(self, first: NewStep) -> Step:
+        step = Step("1", first.node)
         pipe = self._r.pipeline(transaction=True)
         pipe.hset(self.keys.meta, mapping={"status": "running", "seq": 1})
         pipe.hset(self.keys.scopes, "|n", 1)
-        pipe.expire(self.keys.scopes, self.ttl)
+        pipe.hset(self.keys.frontier, step.id, json.dumps(step.to_dict()))
+        for key in (self.keys.scopes, self.keys.frontier):
+            pipe.expire(key, self.ttl)
         pipe.execute()
-        return Step("1", first.node)
+        return step
 
     def begin(self, step: Step) -> StepStart:
         pipe = self._r.pipeline(transaction=False)
         pipe.hget(self.keys.meta, "status")
         pipe.sismember(self.keys.applied, step.id)
         pipe.hget(self.keys.outbox, step.id)
-        status, was_applied, outbox = pipe.execute()
+        pipe.hget(self.keys.frontier, step.id)
+        pipe.hget(self.keys.outbox, f"{step.id}|retry")
+        pipe.hget(self.keys.handoffs, step.id)
+        status, was_applied, outbox, entry, retry, token = pipe.execute()
         run_status: RunStatus = (status or b"missing").decode()  # type: ignore[assignment]
-        if was_applied:
-            return StepStart(run_status, _steps(outbox))
-        return StepStart(run_status, None)
+        return StepStart(run_status, bool(was_applied), _steps(outbox) if outbox else None,
+                         Step.from_dict(json.loads(entry)) if entry else None, _retry(retry),
+                         token.decode() if token else None)
 
     def apply(self, t: Transition) -> Applied:
         payload = {
@@ -89,8 +103,30 @@ class RedisRunStore:
         )
         return Applied(first, _steps(ready))
 
-    def ack_outbox(self, step_id: str) -> None:
-        self._r.hdel(self.keys.outbox, step_id)
+    def ack_outbox(self, step_id: str, retry: bool = False) -> None:
+        self._r.hdel(self.keys.outbox, f"{step_id}|retry" if retry else step_id)
+
+    def retry(self, step: Step, delay: float) -> Step | None:
+        raw = self._scripts.retry_step(self.keys.frontier, self.keys.outbox, step.id, step.attempt,
+                                       time.time() + delay)
+        return Step.from_dict(json.loads(raw)) if raw else None
+
+    def hand_off(self, step_id: str, token: str) -> str:
+        pipe = self._r.pipeline(transaction=True)
+        pipe.hsetnx(self.keys.handoffs, step_id, token)
+        pipe.hget(self.keys.handoffs, step_id)
+        pipe.expire(self.keys.handoffs, self.ttl)
+        return str(pipe.execute()[1].decode())
+
+    def frontier(self, step_ids: list[str] | None = None) -> dict[str, Step]:
+        if step_ids is None:
+            entries = self._r.hvals(self.keys.frontier)
+        elif step_ids:
+            entries = [e for e in self._r.hmget(self.keys.frontier, step_ids) if e is not None]
+        else:
+            entries = []
+        steps = [Step.from_dict(json.loads(e)) for e in entries]
+        return {s.id: s for s in steps}
 
     def fail(self, record: dict[str, Any]) -> bool:
         return self._end("failed", record)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import reprlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,8 +15,9 @@ from kombu.exceptions import BatchPublishError, OperationalError
 
 from graflow_celery.backends.celery.dispatcher import RELAY_TASK, STEP_TASK
 from graflow_celery.backends.celery.runtime import Runtime
+from graflow_celery.core.admission import Dropped
 from graflow_celery.core.context import ExecutionContext
-from graflow_celery.core.engine import WorkflowEngine
+from graflow_celery.core.engine import RetryRequest, WorkflowEngine
 from graflow_celery.core.steps import Step
 
 logger = logging.getLogger("graflow_celery.worker")
@@ -23,28 +25,38 @@ logger = logging.getLogger("graflow_celery.worker")
 ENGINE = WorkflowEngine()
 
 
-def parse_step(run_id: Any, raw: Any) -> Step | None:
+def parse_step(task: Task, run_id: Any, raw: Any) -> Step | None:
     """The step of a message, or None (logged) if the message is malformed."""
     try:
-        if not isinstance(run_id, str) or not run_id or not isinstance(raw, dict):
-            raise TypeError("expected (run_id: str, step: dict)")
-        step = Step.from_dict(raw)
-        step.number  # noqa: B018 - the id must be a sequence number
-        return step
+        if not isinstance(run_id, str) or not run_id:
+            raise ValueError("the run id must be a non-empty string")
+        return Step.from_dict(raw)
     except (KeyError, TypeError, ValueError) as exc:
-        logger.error("dropping a malformed %s message (run_id=%r, step=%r): %s", STEP_TASK, run_id, raw, exc)
+        log_dropped(task, run_id, Dropped(f"malformed step {_short(raw)}: {exc}", suspicious=True))
         return None
+
+
+def log_dropped(task: Task, run_id: Any, dropped: Dropped) -> None:
+    """One line per message that does nothing, with the message id and the reason: a warning when
+    the message cannot have come from the run as it is (forged, or from another deploy)."""
+    level = logging.WARNING if dropped.suspicious else logging.INFO
+    logger.log(level, "dropping %s message %s for run %s: %s", task.name, task.request.id, _short(run_id),
+               dropped.reason)
+
+
+def _short(value: Any) -> str:
+    return reprlib.repr(value)
 
 
 # Redis (run state) or the broker unreachable: the message should be tried again later.
 RETRYABLE = (redis.ConnectionError, redis.TimeoutError, OperationalError, BatchPublishError, ConnectionError)
 
 
-def retry_later(task: Task, **options: Any) -> Retry:
+def retry_later(task: Task, throw: bool = True, **options: Any) -> Retry:
     """``task.retry``, and when the broker cannot even take the retry message, leave this message
     to be delivered again (requeue, or the visibility timeout) instead of dropping it."""
     try:
-        return task.retry(max_retries=None, **options)
+        return task.retry(max_retries=None, throw=throw, **options)
     except Reject as rejected:
         raise Reject(rejected.reason, requeue=True) from None
 
@@ -57,6 +69,8 @@ def guarded(task: Task, run_id: str, step_node: str, loading: bool = False) -> I
     worker's setup (a module it lacks, a missing pickle key), reported as a ConfigurationError."""
     try:
         yield
+    except (Retry, Reject, Ignore):  # Celery's own control flow, not a failure
+        raise
     except RETRYABLE as exc:
         logger.warning("run %s: Redis or the broker is unavailable (%s); retrying the message", run_id, exc)
         raise retry_later(task, countdown=min(2 ** task.request.retries, 30)) from exc
@@ -77,38 +91,44 @@ def load_context(task: Task, run_id: str, step_node: str) -> ExecutionContext | 
     with guarded(task, run_id, step_node, loading=True):
         context = Runtime.for_app(task.app).context_for(run_id)
     if context is None:
-        logger.warning("run %s is unknown or expired; a message for %s does nothing", run_id, step_node)
+        log_dropped(task, run_id, Dropped("the run is unknown or expired"))
     return context
 
 
 @shared_task(name=STEP_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
              max_retries=None)
 def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> None:
-    step = parse_step(run_id, raw_step)
+    step = parse_step(self, run_id, raw_step)
     if step is None:
         return
     context = load_context(self, run_id, step.node)
     if context is None:
         return
+    retry: Retry | None = None
     with guarded(self, run_id, step.node):
-        retry = ENGINE.run_step(context, step)
+        outcome = ENGINE.run_step(context, step)
+        if isinstance(outcome, RetryRequest):  # recorded on the frontier: send it, then say it was sent
+            retry = retry_later(self, args=(run_id, outcome.step.to_dict()), countdown=outcome.delay,
+                                exc=outcome.error, throw=False)
+            context.store.ack_outbox(step.id, retry=True)
+        elif isinstance(outcome, Dropped):
+            log_dropped(self, run_id, outcome)
     if retry is not None:
-        raise retry_later(self, args=(run_id, retry.step.next_attempt().to_dict()), countdown=retry.delay,
-                          exc=retry.error)
+        raise retry
 
 
 @shared_task(name=RELAY_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
              max_retries=None)
 def send_steps(self: Task, run_id: str, raw_steps: list[dict[str, Any]]) -> None:
-    """Publish steps another worker handed over (part of a wide fan-out). Sending a step twice is
-    harmless: its transition is applied once."""
-    steps = [parse_step(run_id, raw) for raw in raw_steps] if isinstance(raw_steps, list) else [None]
-    if any(step is None for step in steps):
-        logger.error("dropping a malformed %s message for run %r", RELAY_TASK, run_id)
+    """Publish steps another worker handed over (part of a wide fan-out) - only those the run's
+    frontier holds. Sending a step twice is harmless: its transition is applied once."""
+    if not isinstance(raw_steps, list) or not raw_steps:
+        log_dropped(self, run_id, Dropped(f"malformed step list {_short(raw_steps)}", suspicious=True))
         return
+    steps = [parse_step(self, run_id, raw) for raw in raw_steps]
     context = load_context(self, run_id, "(fan-out)")
     if context is None:
         return
     with guarded(self, run_id, "(fan-out)"):
-        if context.store.status() == "running":
-            context.dispatcher.send(context, [s for s in steps if s is not None])
+        for dropped in ENGINE.relay(context, [s for s in steps if s is not None]):
+            log_dropped(self, run_id, dropped)

@@ -4,33 +4,41 @@
 -- KEYS[1] meta      hash   status, error, seq, applied_n, last_result
 -- KEYS[2] applied   set    step ids already applied
 -- KEYS[3] outbox    hash   step id -> JSON list of ready steps not yet acknowledged as sent
+--                          ("<id>|retry": the step's next attempt, until sent)
 -- KEYS[4] results   hash   node id -> serialized result
 -- KEYS[5] scopes    hash   "<scope>|n" in-flight count, "<scope>|last" result, "<scope>|err"
 -- KEYS[6] tokens    hash   "<node>|<src>" -> tokens on that join edge, oldest first: "1" real, "0" skip
 -- KEYS[7] barriers  hash   "<group step>|n|done|node|scope", "<group step>|ok|<i>", "|err|<i>", "|res|<i>"
 -- KEYS[8] dynamic   hash   node id -> spec of a node added at run time
 -- KEYS[9] graph, KEYS[10] channel index: only kept alive (their TTL is refreshed with the rest)
+-- KEYS[11] frontier hash   step id -> JSON of a step made ready and not yet applied
+-- KEYS[12] handoffs hash   step id -> token a hand-off completion must carry
 -- ARGV[1] transition JSON: {step, kind, run_end, error, branch_error, enqueue, deliver, launch, new_nodes}
 -- ARGV[2] serialized result (used when kind == "completed")
 -- ARGV[3] TTL in seconds: every key above lives that long after the run's last transition
 -- ARGV[4] pub/sub channel announcing the end of the run
--- Returns {1 if applied now else 0, JSON list of ready steps}.
+-- Returns {1 if applied now else 0, JSON list of ready steps}: the outbox of an earlier
+-- application, or nothing if the step is not on the frontier or the run is no longer running (a
+-- straggler after the run ended changes nothing and is not marked applied, so a resumed run can
+-- still run it).
 
 local t = cjson.decode(ARGV[1])
 local step = t.step
-local meta, applied, outbox, results, scopes, tokens, barriers, dynamic =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local meta, applied, outbox, results, scopes, tokens, barriers, dynamic, frontier, handoffs =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[11], KEYS[12]
 
 if redis.call('SISMEMBER', applied, step.id) == 1 then
   return {0, redis.call('HGET', outbox, step.id) or '[]'}
 end
+local status = redis.call('HGET', meta, 'status')
+if status ~= 'running' or redis.call('HEXISTS', frontier, step.id) == 0 then
+  return {0, '[]'}
+end
 redis.call('SADD', applied, step.id)
 redis.call('HINCRBY', meta, 'applied_n', 1)
-
-local status = redis.call('HGET', meta, 'status')
-if status ~= 'running' then  -- a straggler after the run ended changes nothing
-  return {1, '[]'}
-end
+redis.call('HDEL', frontier, step.id)
+redis.call('HDEL', handoffs, step.id)
+redis.call('HDEL', outbox, step.id .. '|retry')
 
 local scope = step.scope
 if t.kind == 'completed' then
@@ -65,6 +73,7 @@ local function alloc(node, in_scope, phase, cycle, data, barrier)
   local s = {id = tostring(seq), node = node, scope = in_scope, phase = phase or 'run',
              cycle = cycle or 0, data = data or cjson.null, attempt = 0, barrier = barrier or ''}
   ready[#ready + 1] = s
+  redis.call('HSET', frontier, s.id, cjson.encode(s))
 end
 
 if status == 'running' then
