@@ -124,3 +124,81 @@ def test_every_redis_key_of_a_run_expires(redis_server):
     keys = client.keys(f"gfc:{{{store.run_id}}}:*")
     assert len(keys) >= 6
     assert all(0 < client.ttl(k) <= 600 for k in keys), {k: client.ttl(k) for k in keys}
+
+
+# --- the frontier: what may run -------------------------------------------------------------------
+
+
+def test_a_step_is_on_the_frontier_from_made_ready_until_applied(store):
+    first = store.create(NewStep("a"))
+    assert store.frontier() == {first.id: first}
+    [b, c] = store.apply(Transition(first, "completed", result=b"1", enqueue=[NewStep("b"), NewStep("c")])).ready
+    assert store.frontier() == {b.id: b, c.id: c}
+    assert store.frontier([c.id, "99"]) == {c.id: c}
+    start = store.begin(b)
+    assert (start.status, start.applied, start.frontier) == ("running", False, b)
+    store.apply(Transition(b, "completed", result=b"2"))
+    assert store.frontier() == {c.id: c}
+    assert store.begin(b).applied and store.begin(b).frontier is None
+
+
+def test_a_step_that_is_not_on_the_frontier_changes_nothing(store):
+    first = store.create(NewStep("a"))
+    forged = Step("7", "a")  # an id the run never made ready
+    applied = store.apply(Transition(forged, "completed", result=b"1", run_end="terminated"))
+    assert (applied.first_time, applied.ready) == (False, [])
+    assert store.status() == "running" and store.progress() == (0, 1)
+    assert store.frontier() == {first.id: first}
+
+
+def test_a_straggler_after_the_end_is_not_applied_and_stays_on_the_frontier(store):
+    first = store.create(NewStep("a"))
+    [b, c] = store.apply(Transition(first, "completed", result=b"1", enqueue=[NewStep("b"), NewStep("c")])).ready
+    assert store.cancel("stop")
+    late = store.apply(Transition(c, "completed", result=b"3", enqueue=[NewStep("d")]))
+    assert (late.first_time, late.ready) == (False, [])
+    assert store.result("c") is None
+    assert not store.begin(c).applied
+    assert store.frontier() == {b.id: b, c.id: c}  # a resumed run can still run both
+
+
+def test_a_retry_moves_the_frontier_to_the_next_attempt_once(store):
+    first = store.create(NewStep("a"))
+    again = store.retry(first, 0.5)
+    assert again == first.next_attempt()
+    assert store.retry(first, 0.5) is None  # a second delivery of attempt 0 does not retry again
+    assert store.frontier() == {first.id: again}
+    start = store.begin(first)
+    assert start.frontier == again
+    assert start.retry is not None and start.retry[0] == again and 0 <= start.retry[1] <= 0.5
+    store.ack_outbox(first.id, retry=True)
+    assert store.begin(first).retry is None
+    store.apply(Transition(again, "completed", result=b"1"))
+    assert store.status() == "completed"
+
+
+def test_retries_of_one_attempt_under_concurrent_deliveries_record_one_next_attempt(store):
+    first = store.create(NewStep("a"))
+    winners: list[Step] = []
+
+    def retry() -> None:
+        found = store.retry(first, 0.0)
+        if found is not None:
+            winners.append(found)
+
+    threads = [threading.Thread(target=retry) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert winners == [first.next_attempt()]
+
+
+def test_the_first_hand_off_token_is_the_one_a_completion_must_carry(store):
+    first = store.create(NewStep("a"))
+    assert store.begin(first).handoff_token is None
+    assert store.hand_off(first.id, "token-1") == "token-1"
+    assert store.hand_off(first.id, "token-2") == "token-1"  # a redelivered hand-off keeps it
+    assert store.begin(first).handoff_token == "token-1"
+    store.apply(Transition(first, "completed", result=b"1"))
+    assert store.begin(first).handoff_token is None

@@ -1,6 +1,7 @@
 """Differential test: random sequences of transitions (every kind, real and skip tokens, branch
-scopes, redeliveries, partial acknowledgements) applied to the memory store and to the Lua script
-must make the same steps ready and end in the same state."""
+scopes, redeliveries, retries, forged steps, partial acknowledgements) applied to the memory store
+and to the Lua script must make the same steps ready, hold the same frontier and end in the same
+state."""
 
 from __future__ import annotations
 
@@ -63,8 +64,17 @@ def test_memory_store_and_lua_script_agree(client, seed):
     for _ in range(60):
         if not pending:
             break
+        if rng.random() < 0.08:  # a failed attempt: both record the same next attempt once
+            i = rng.randrange(len(pending))
+            retried = memory.retry(pending[i], 0.0)
+            assert retried == lua.retry(pending[i], 0.0) == pending[i].next_attempt()
+            assert memory.retry(pending[i], 0.0) is None and lua.retry(pending[i], 0.0) is None
+            pending[i] = retried
+            continue
         if applied and rng.random() < 0.1:
             transition = rng.choice(applied)  # a redelivery
+        elif rng.random() < 0.05:  # a forged step: changes nothing in either
+            transition = random_transition(rng, Step(str(rng.randint(1, 500)), rng.choice("abcJ")))
         else:
             transition = random_transition(rng, pending.pop(rng.randrange(len(pending))))
             applied.append(transition)
@@ -79,5 +89,8 @@ def test_memory_store_and_lua_script_agree(client, seed):
             lua.ack_outbox(transition.step.id)
     assert (memory.status(), (memory.error() or {}).get("kind"), memory.progress()) == (
         lua.status(), (lua.error() or {}).get("kind"), lua.progress())
+    assert memory.frontier() == lua.frontier()
+    for step in [*pending, *(t.step for t in applied), Step("999", "a")]:
+        assert memory.begin(step) == lua.begin(step), step
     for barrier in barriers:
         assert memory.branch_outcomes(barrier) == lua.branch_outcomes(barrier)
