@@ -114,12 +114,14 @@ class WorkflowEngine:
             context.dispatcher.send(context, admitted)
         return dropped
 
-    def _not_run(self, context: ExecutionContext, step: Step, admission: Resend | Dropped) -> Dropped | None:
+    def _not_run(self, context: ExecutionContext, step: Step, admission: Resend | Dropped) -> Dropped:
+        """The message does not run its step; an earlier delivery's unsent steps go out again."""
         if isinstance(admission, Dropped):
             return admission
         context.dispatcher.send(context, admission.steps, admission.delay)
         context.store.ack_outbox(step.id, retry=admission.retry)
-        return None
+        what = "its next attempt" if admission.retry else f"the {len(admission.steps)} steps it made ready"
+        return Dropped(f"step {step.id} was handled by an earlier delivery; sent {what} again")
 
     def _apply(self, context: ExecutionContext, transition: Transition) -> None:
         try:

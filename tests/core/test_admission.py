@@ -49,7 +49,8 @@ def test_an_earlier_attempt_resends_a_retry_that_may_not_have_been_sent():
 
 def test_a_step_not_on_the_frontier_is_dropped():
     verdict = admit(Step("99", "charge"), start(frontier=None))
-    assert isinstance(verdict, Dropped) and verdict.suspicious and "not on the run's frontier" in verdict.reason
+    assert isinstance(verdict, Dropped) and verdict.suspicious
+    assert "not on the run's frontier" in verdict.reason
 
 
 def test_an_applied_step_resends_its_outbox_or_does_nothing():
@@ -64,7 +65,8 @@ def test_a_frontier_step_of_an_ended_run_does_nothing(status):
 
 
 def test_an_unknown_run_does_nothing():
-    assert admit(ON_FRONTIER, start(status="missing", frontier=None)) == Dropped("the run is unknown or expired")
+    verdict = admit(ON_FRONTIER, start(status="missing", frontier=None))
+    assert verdict == Dropped("the run is unknown or expired")
 
 
 def test_a_hand_off_completion_needs_the_token_of_the_real_hand_off():

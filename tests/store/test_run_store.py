@@ -132,7 +132,8 @@ def test_every_redis_key_of_a_run_expires(redis_server):
 def test_a_step_is_on_the_frontier_from_made_ready_until_applied(store):
     first = store.create(NewStep("a"))
     assert store.frontier() == {first.id: first}
-    [b, c] = store.apply(Transition(first, "completed", result=b"1", enqueue=[NewStep("b"), NewStep("c")])).ready
+    spread = Transition(first, "completed", result=b"1", enqueue=[NewStep("b"), NewStep("c")])
+    [b, c] = store.apply(spread).ready
     assert store.frontier() == {b.id: b, c.id: c}
     assert store.frontier([c.id, "99"]) == {c.id: c}
     start = store.begin(b)
@@ -153,7 +154,8 @@ def test_a_step_that_is_not_on_the_frontier_changes_nothing(store):
 
 def test_a_straggler_after_the_end_is_not_applied_and_stays_on_the_frontier(store):
     first = store.create(NewStep("a"))
-    [b, c] = store.apply(Transition(first, "completed", result=b"1", enqueue=[NewStep("b"), NewStep("c")])).ready
+    spread = Transition(first, "completed", result=b"1", enqueue=[NewStep("b"), NewStep("c")])
+    [b, c] = store.apply(spread).ready
     assert store.cancel("stop")
     late = store.apply(Transition(c, "completed", result=b"3", enqueue=[NewStep("d")]))
     assert (late.first_time, late.ready) == (False, [])

@@ -5,8 +5,18 @@ from __future__ import annotations
 import os
 import time
 
-from graflow_celery import GroupPolicy, TaskContext, TaskWrapper, chain, from_celery, parallel, task, workflow
-from tests.support.app_tasks import add, explode
+from graflow_celery import (
+    GroupPolicy,
+    RetryPolicy,
+    TaskContext,
+    TaskWrapper,
+    chain,
+    from_celery,
+    parallel,
+    task,
+    workflow,
+)
+from tests.support.app_tasks import add, explode, slow_add
 
 
 def worker_name() -> str:
@@ -158,4 +168,51 @@ def spawns_lambda(ctx: TaskContext) -> None:
 def lambda_at_run_time():
     with workflow("lambda_at_run_time") as wf:
         wf.add(spawns_lambda)
+    return wf
+
+
+@task(inject_context=True)
+def gate(ctx: TaskContext) -> str:
+    """Holds the run until the test sets the channel key "open", so that messages reach a run that
+    is certainly running, with a known frontier."""
+    channel = ctx.get_channel()
+    channel.set("gate_waiting", True)
+    deadline = time.monotonic() + 60
+    while not channel.get("open"):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the gate was never opened")
+        time.sleep(0.05)
+    return "opened"
+
+
+GATED_STEPS = 7  # gate, the group, x, y, the group's judge, slow_add, after_add
+
+
+def gated():
+    """gate >> (x | y) >> slow_add (an existing Celery task: a hand-off) >> after_add == 43."""
+    with workflow("gated") as wf:
+        gate >> parallel(x, y, name="xy") >> from_celery(slow_add, "add") >> after_add
+    return wf
+
+
+@task(inject_context=True, retry_policy=RetryPolicy(max_retries=2, initial_interval=1.5))
+def wobble(ctx: TaskContext) -> str:
+    """Fails its first attempt, so that its run waits on a retry without holding a worker."""
+    if ctx.retry_count == 0:
+        raise ConnectionError("first attempt fails")
+    return "steady"
+
+
+@task
+def sum_xy(xy: dict) -> int:
+    return xy["x"] + xy["y"]
+
+
+WOBBLY_STEPS = 6  # wobble (applied once, after its retry), the group, x, y, the judge, sum_xy
+
+
+def wobbly():
+    """wobble (retried once) >> (x | y) >> sum_xy == 42."""
+    with workflow("wobbly") as wf:
+        wobble >> parallel(x, y, name="xy") >> sum_xy
     return wf
