@@ -43,7 +43,7 @@ from graflow_celery.errors import (
     WorkflowRuntimeError,
     WorkflowTimeoutError,
 )
-from graflow_celery.serialization import SignedPickleSerializer, TaggedJSONSerializer
+from graflow_celery.serialization import SignedPickleSerializer, TaggedJSONSerializer, register_type
 
 __version__ = "0.1.0"
 
@@ -91,6 +91,7 @@ __all__ = [
     "from_celery",
     "install",
     "parallel",
+    "register_type",
     "submit",
     "task",
     "workflow",

@@ -9,6 +9,7 @@ from typing import Any, overload
 from graflow_celery.core.composition import Executable
 from graflow_celery.core.retry import RetryPolicy
 from graflow_celery.errors import GraphDefinitionError
+from graflow_celery.serialization.registry import register_annotated
 
 
 class TaskWrapper(Executable):
@@ -52,6 +53,9 @@ class TaskWrapper(Executable):
         self.queue = queue
         self.bound_kwargs = dict(bound_kwargs or {})
         self.__doc__ = getattr(func, "__doc__", None)
+        # Pydantic models in the signature can be decoded in this process (a worker makes its
+        # TaskWrappers when it loads the module or rebuilds a run's graph).
+        register_annotated(func)
         if register:
             self._register()
 
