@@ -159,3 +159,25 @@ def lambda_at_run_time():
     with workflow("lambda_at_run_time") as wf:
         wf.add(spawns_lambda)
     return wf
+
+
+AWKWARD_KEYS = ["z}:meta", "{x}", "}{", ":", "a b", "ch:x", "{", "ünï"]
+
+
+@task(inject_context=True)
+def awkward_keys(ctx: TaskContext) -> dict:
+    """Channel keys that look like other keys or hash tags: each stays in the run's own slot."""
+    channel = ctx.get_channel()
+    for i, key in enumerate(AWKWARD_KEYS):
+        channel.set(key, i)
+    channel.append("{list}", 1)
+    channel.atomic_add("{n}:meta", 2)
+    with channel.lock("{lock}:x", timeout=5):
+        pass
+    return {key: channel.get(key) for key in AWKWARD_KEYS}
+
+
+def awkward_keys_flow():
+    with workflow("awkward_keys") as wf:
+        wf.add(awkward_keys)
+    return wf

@@ -13,10 +13,12 @@ from celery.exceptions import Ignore, Reject, Retry
 from kombu.exceptions import BatchPublishError, OperationalError
 
 from graflow_celery.backends.celery.dispatcher import RELAY_TASK, STEP_TASK
+from graflow_celery.backends.celery.keys import check_run_id
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.steps import Step
+from graflow_celery.errors import InvalidRunIdError
 
 logger = logging.getLogger("graflow_celery.worker")
 
@@ -28,10 +30,11 @@ def parse_step(run_id: Any, raw: Any) -> Step | None:
     try:
         if not isinstance(run_id, str) or not run_id or not isinstance(raw, dict):
             raise TypeError("expected (run_id: str, step: dict)")
+        check_run_id(run_id)
         step = Step.from_dict(raw)
         step.number  # noqa: B018 - the id must be a sequence number
         return step
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, InvalidRunIdError) as exc:
         logger.error("dropping a malformed %s message (run_id=%r, step=%r): %s", STEP_TASK, run_id, raw, exc)
         return None
 
