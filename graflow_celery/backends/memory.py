@@ -17,6 +17,7 @@ from graflow_celery.core.context import ExecutionContext, RunLimits, register_ru
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import Step
 from graflow_celery.errors import ConfigurationError
+from graflow_celery.redact import describe
 from graflow_celery.serialization import Serializer, TaggedJSONSerializer
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class LocalExecutor:
                 retry = engine.run_step(context, step)
             except BaseException as exc:  # a bug, a store error, KeyboardInterrupt: end the run
                 logger.exception("step %s of run %s failed outside the task", step.node, context.run_id)
-                store.fail({"kind": "internal", "message": f"{type(exc).__name__}: {exc}",
+                store.fail({"kind": "internal", "message": describe(exc),
                             "task_id": step.node})
                 self._stop_all()
                 if not isinstance(exc, Exception) and self.max_workers == 1:

@@ -672,3 +672,24 @@ def router_picks_a_branch():
         router >> c
         start >> x_side >> joined
     return wf
+
+
+# --- error texts ------------------------------------------------------------------------------
+
+SECRET_URL = "redis://:s3cret-pw@db.example:6379/0"
+MASKED_URL = "redis://:**@db.example:6379/0"
+
+
+@task
+def leaks_a_password() -> None:
+    raise ValueError(f"cannot reach {SECRET_URL}")
+
+
+class Unprintable(ValueError):
+    def __str__(self) -> str:
+        raise RuntimeError("this __str__ raises")
+
+
+@task
+def raises_unprintable() -> None:
+    raise Unprintable("hidden")

@@ -20,6 +20,7 @@ from graflow_celery.core.policies import policy_from_spec, policy_to_spec
 from graflow_celery.core.retry import RetryPolicy
 from graflow_celery.core.task import TaskWrapper
 from graflow_celery.errors import GraphDefinitionError, NotImportableError
+from graflow_celery.redact import describe
 from graflow_celery.serialization import SignedPickleSerializer, TaggedJSONSerializer
 
 _JSON = TaggedJSONSerializer()
@@ -53,7 +54,7 @@ def why_not_importable(func: Any) -> str | None:
     try:
         found = resolve(import_path(func))
     except Exception as exc:
-        return f"{import_path(func)} cannot be imported: {type(exc).__name__}: {exc}"
+        return f"{import_path(func)} cannot be imported: {describe(exc)}"
     if found is not func:
         return f"{import_path(func)} names a different object"
     return None
@@ -94,7 +95,7 @@ class GraphCodec:
             except Exception as exc:
                 raise GraphDefinitionError(
                     f"group {node.task_id!r}: its policy {type(node.policy).__qualname__} cannot be rebuilt "
-                    f"on a worker as {policy} ({type(exc).__name__}: {exc}); define it at module level "
+                    f"on a worker as {policy} ({describe(exc)}); define it at module level "
                     "and make to_config() return its constructor's arguments") from exc
             # A member's id is its entry node's id (a chain is named after its first part).
             return {"type": "group", "members": [m.entry().task_id for m in node.members],

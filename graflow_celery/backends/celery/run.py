@@ -21,6 +21,7 @@ from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.workflow import WorkflowContext, registry
 from graflow_celery.errors import ConfigurationError, WorkflowTimeoutError
+from graflow_celery.redact import redact
 from graflow_celery.serialization import Serializer
 
 logger = logging.getLogger("graflow_celery.run")
@@ -38,7 +39,7 @@ class WorkflowRun:
         self._serializer: Serializer = runtime.serializer
         if not self._store.exists():
             raise ConfigurationError(
-                f"no run {run_id!r} in {runtime.settings.state_url} (unknown or expired)")
+                f"no run {run_id!r} in {redact(runtime.settings.state_url)} (unknown or expired)")
 
     @property
     def run_id(self) -> str:

@@ -19,6 +19,7 @@ from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.steps import Step
 from graflow_celery.errors import InvalidRunIdError
+from graflow_celery.redact import describe, exception_traceback
 
 logger = logging.getLogger("graflow_celery.worker")
 
@@ -61,12 +62,13 @@ def guarded(task: Task, run_id: str, step_node: str, loading: bool = False) -> I
     try:
         yield
     except RETRYABLE as exc:
-        logger.warning("run %s: Redis or the broker is unavailable (%s); retrying the message", run_id, exc)
+        logger.warning("run %s: Redis or the broker is unavailable (%s); retrying the message", run_id,
+                       describe(exc))
         raise retry_later(task, countdown=min(2 ** task.request.retries, 30)) from exc
     except Exception as exc:
         doing = "cannot load" if loading else "failed on"
-        message = f"worker {task.request.hostname} {doing} run {run_id}: {type(exc).__name__}: {exc}"
-        logger.exception(message)
+        message = f"worker {task.request.hostname} {doing} run {run_id}: {describe(exc)}"
+        logger.error("%s\n%s", message, exception_traceback(exc))  # not .exception: the text is redacted
         try:
             Runtime.for_app(task.app).fail_run(run_id, {"kind": "config" if loading else "internal",
                                                          "message": message, "task_id": step_node})
@@ -97,7 +99,7 @@ def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> None:
         retry = ENGINE.run_step(context, step)
     if retry is not None:
         raise retry_later(self, args=(run_id, retry.step.next_attempt().to_dict()), countdown=retry.delay,
-                          exc=retry.error)
+                          exc=describe(retry.error))  # Celery logs it: as text, redacted
 
 
 @shared_task(name=RELAY_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
