@@ -181,3 +181,16 @@ def awkward_keys_flow():
     with workflow("awkward_keys") as wf:
         wf.add(awkward_keys)
     return wf
+
+
+@task
+def pause() -> str:
+    """Works for a while without touching Redis: its only write is its transition."""
+    time.sleep(float(os.environ.get("GRAFLOW_PAUSE_SECONDS", "2")))
+    return "paused"
+
+
+def paused():
+    with workflow("paused") as wf:
+        mark(task_id="before", name="before") >> pause >> mark(task_id="after", name="after")
+    return wf

@@ -11,6 +11,14 @@ import redis
 from celery import Task, shared_task
 from celery.exceptions import Ignore, Reject, Retry
 from kombu.exceptions import BatchPublishError, OperationalError
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    TryAgainError,
+)
 
 from graflow_celery.backends.celery.dispatcher import RELAY_TASK, STEP_TASK
 from graflow_celery.backends.celery.keys import check_run_id
@@ -40,8 +48,14 @@ def parse_step(run_id: Any, raw: Any) -> Step | None:
         return None
 
 
-# Redis (run state) or the broker unreachable: the message should be tried again later.
-RETRYABLE = (redis.ConnectionError, redis.TimeoutError, OperationalError, BatchPublishError, ConnectionError)
+# Redis (run state) or the broker unavailable for now - unreachable, loading its data, a replica
+# or a cluster failing over, out of memory: the message should be tried again later. Redis refuses
+# a Lua script's writes as a whole, so a refused transition changed nothing.
+RETRYABLE: tuple[type[BaseException], ...] = (
+    redis.ConnectionError, redis.TimeoutError, BusyLoadingError, ReadOnlyError, TryAgainError,
+    ClusterDownError, MasterDownError, OutOfMemoryError,
+    OperationalError, BatchPublishError, ConnectionError,
+)
 
 
 def retry_later(task: Task, **options: Any) -> Retry:
