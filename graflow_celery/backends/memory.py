@@ -16,6 +16,7 @@ from graflow_celery.channels.memory import MemoryChannel
 from graflow_celery.core.context import ExecutionContext, RunLimits, register_run_factory
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import Step
+from graflow_celery.core.task import TaskWrapper
 from graflow_celery.errors import ConfigurationError
 from graflow_celery.redact import describe
 from graflow_celery.serialization import Serializer, TaggedJSONSerializer
@@ -113,6 +114,9 @@ class MemoryBackend:
         run_id: str | None = None,
         initial_channel: dict[str, object] | None = None,
     ) -> ExecutionContext:
+        for node in graph.nodes.values():  # a bound value that could not travel fails here too
+            if isinstance(node, TaskWrapper) and node.bound_kwargs:
+                node.dump_bound(self.serializer)
         run_graph = graph.copy()
         run_id = run_id or ExecutionContext.new_run_id()
         channel = MemoryChannel(f"run:{run_id}", self.serializer)

@@ -8,7 +8,8 @@ from typing import Any, overload
 
 from graflow_celery.core.composition import Executable
 from graflow_celery.core.retry import RetryPolicy
-from graflow_celery.errors import GraphDefinitionError
+from graflow_celery.errors import BoundArgumentError, GraphDefinitionError, SerializationError
+from graflow_celery.serialization import Serializer
 from graflow_celery.serialization.registry import register_annotated
 
 
@@ -84,6 +85,19 @@ class TaskWrapper(Executable):
             "max_cycles": self.max_cycles,
             "queue": self.queue,
         }
+
+    def dump_bound(self, serializer: Serializer) -> bytes:
+        """The bound arguments as the run's serializer writes them. ``BoundArgumentError`` names
+        the first one it cannot carry."""
+        try:
+            return serializer.dumps(self.bound_kwargs)
+        except SerializationError:
+            for key, value in self.bound_kwargs.items():
+                try:
+                    serializer.dumps(value)
+                except SerializationError as exc:
+                    raise BoundArgumentError(self._id, key, str(exc)) from exc
+            raise
 
     def with_id(self, task_id: str, **bound_kwargs: Any) -> TaskWrapper:
         """A new task running the same function under another id, with some arguments fixed."""

@@ -38,7 +38,7 @@ class Runtime:
         self.scripts = Scripts(self.client)
         pickler = SignedPickleSerializer(self.settings.pickle_key) if self.settings.pickle_key else None
         self.serializer: Serializer = pickler or TaggedJSONSerializer()
-        self.codec = GraphCodec(pickler)
+        self.codec = GraphCodec(pickler, self.serializer)
         self._dispatchers: dict[str | None, CeleryDispatcher] = {}
         self._graphs: OrderedDict[str, tuple[str, RunGraph, RunLimits, str | None]] = OrderedDict()
         self._decoded: OrderedDict[bytes, tuple[str, TaskGraph]] = OrderedDict()  # by graph sha256
