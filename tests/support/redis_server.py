@@ -43,7 +43,8 @@ class RedisServer:
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "yes" if self.persistent else "no", "--appendfsync", "always",
              "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log"),
-             *(["--cluster-enabled", "yes", "--cluster-config-file", str(self.dir / "nodes.conf")]
+             *(["--cluster-enabled", "yes", "--cluster-config-file", str(self.dir / "nodes.conf"),
+                "--cluster-port", str(free_port())]  # not port + 10000, which may be out of range
                if self.cluster else []),
              *(["--requirepass", self.password] if self.password else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
