@@ -28,11 +28,13 @@ from graflow_celery.core.task import TaskWrapper, task
 from graflow_celery.core.task_context import TaskContext, TaskExecutionContext
 from graflow_celery.core.workflow import WorkflowContext, workflow
 from graflow_celery.errors import (
+    BoundArgumentError,
     ConfigurationError,
     CycleLimitExceededError,
     DuplicateTaskError,
     GraflowError,
     GraphDefinitionError,
+    InvalidRunIdError,
     MaxStepsExceededError,
     NotImportableError,
     ParallelGroupError,
@@ -43,7 +45,7 @@ from graflow_celery.errors import (
     WorkflowRuntimeError,
     WorkflowTimeoutError,
 )
-from graflow_celery.serialization import SignedPickleSerializer, TaggedJSONSerializer
+from graflow_celery.serialization import SignedPickleSerializer, TaggedJSONSerializer, register_type
 
 __version__ = "0.1.0"
 
@@ -52,6 +54,7 @@ logging.getLogger("graflow_celery").addHandler(logging.NullHandler())
 __all__ = [
     "AtLeastNGroupPolicy",
     "BestEffortGroupPolicy",
+    "BoundArgumentError",
     "Chain",
     "Channel",
     "ConfigurationError",
@@ -63,6 +66,7 @@ __all__ = [
     "GraflowError",
     "GraphDefinitionError",
     "GroupPolicy",
+    "InvalidRunIdError",
     "MaxStepsExceededError",
     "MemberOutcome",
     "MemoryChannel",
@@ -91,6 +95,7 @@ __all__ = [
     "from_celery",
     "install",
     "parallel",
+    "register_type",
     "submit",
     "task",
     "workflow",

@@ -30,8 +30,25 @@ class ConfigurationError(GraflowError):
     """An option or setting has a value that cannot work."""
 
 
+class InvalidRunIdError(ConfigurationError):
+    """A run id outside the safe alphabet (``backends/celery/keys.py``: ``RUN_ID_RULE``)."""
+
+    def __init__(self, run_id: object, rule: str) -> None:
+        super().__init__(f"invalid run id {run_id!r}: a run id must be {rule}")
+        self.run_id = run_id
+
+
 class SerializationError(GraflowError):
     """A value could not be encoded for storage, or stored bytes could not be decoded."""
+
+
+class BoundArgumentError(SerializationError, GraphDefinitionError):
+    """A task's bound argument cannot pass the run's serializer: the task cannot be stored."""
+
+    def __init__(self, task_id: str, key: str, reason: str) -> None:
+        super().__init__(f"task {task_id!r}: bound argument {key!r} cannot be serialized: {reason}")
+        self.task_id = task_id
+        self.key = key
 
 
 class NotImportableError(GraphDefinitionError):

@@ -16,7 +16,9 @@ from graflow_celery.core.context import ExecutionContext, RunLimits, register_ru
 from graflow_celery.core.engine import RetryRequest, WorkflowEngine
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import Step
+from graflow_celery.core.task import TaskWrapper
 from graflow_celery.errors import ConfigurationError
+from graflow_celery.redact import describe
 from graflow_celery.serialization import Serializer, TaggedJSONSerializer
 
 logger = logging.getLogger("graflow_celery.memory")
@@ -63,7 +65,7 @@ class LocalExecutor:
                 outcome = engine.run_step(context, step)
             except BaseException as exc:  # a bug, a store error, KeyboardInterrupt: end the run
                 logger.exception("step %s of run %s failed outside the task", step.node, context.run_id)
-                store.fail({"kind": "internal", "message": f"{type(exc).__name__}: {exc}",
+                store.fail({"kind": "internal", "message": describe(exc),
                             "task_id": step.node})
                 self._stop_all()
                 if not isinstance(exc, Exception) and self.max_workers == 1:
@@ -112,6 +114,9 @@ class MemoryBackend:
         run_id: str | None = None,
         initial_channel: dict[str, object] | None = None,
     ) -> ExecutionContext:
+        for node in graph.nodes.values():  # a bound value that could not travel fails here too
+            if isinstance(node, TaskWrapper) and node.bound_kwargs:
+                node.dump_bound(self.serializer)
         run_graph = graph.copy()
         run_id = run_id or ExecutionContext.new_run_id()
         channel = MemoryChannel(f"run:{run_id}", self.serializer)

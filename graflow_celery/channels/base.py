@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
-from graflow_celery.errors import WorkflowRuntimeError
+from graflow_celery.errors import ConfigurationError, WorkflowRuntimeError
 
 
 @runtime_checkable
@@ -43,6 +43,15 @@ class Channel(Protocol):
         ...
 
     def __iter__(self) -> Iterator[str]: ...
+
+
+def check_channel_key(key: object) -> str:
+    """A channel key is a non-empty string (on Redis it follows the run's key prefix)."""
+    if not isinstance(key, str):
+        raise TypeError(f"a channel key must be a string, got {type(key).__name__} {key!r}")
+    if not key:
+        raise ConfigurationError("a channel key must be a non-empty string, got ''")
+    return key
 
 
 def check_amount(amount: object) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from graflow_celery.channels.base import check_amount, check_number
+from graflow_celery.channels.base import check_amount, check_channel_key, check_number
 from graflow_celery.errors import WorkflowRuntimeError
 from graflow_celery.serialization import Serializer, TaggedJSONSerializer
 
@@ -38,6 +38,7 @@ class MemoryChannel:
             self._expiry[key] = time.monotonic() + ttl
 
     def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+        check_channel_key(key)
         raw = self._ser.dumps(value)
         with self._mutex:
             self._lists.pop(key, None)
@@ -45,6 +46,7 @@ class MemoryChannel:
             self._set_ttl(key, ttl)
 
     def get(self, key: str, default: Any = None) -> Any:
+        check_channel_key(key)
         with self._mutex:
             self._expire(key)
             if key in self._lists:
@@ -60,6 +62,7 @@ class MemoryChannel:
         return found
 
     def delete(self, key: str) -> bool:
+        check_channel_key(key)
         with self._mutex:
             self._expire(key)
             existed = key in self._data or key in self._lists
@@ -69,6 +72,7 @@ class MemoryChannel:
             return existed
 
     def exists(self, key: str) -> bool:
+        check_channel_key(key)
         with self._mutex:
             self._expire(key)
             return key in self._data or key in self._lists
@@ -89,6 +93,7 @@ class MemoryChannel:
             self._expiry.clear()
 
     def _push(self, key: str, value: Any, ttl: int | None, front: bool) -> int:
+        check_channel_key(key)
         raw = self._ser.dumps(value)
         with self._mutex:
             self._expire(key)
@@ -110,6 +115,7 @@ class MemoryChannel:
         return self._push(key, value, ttl, front=True)
 
     def atomic_add(self, key: str, amount: int | float = 1) -> int | float:
+        check_channel_key(key)
         check_amount(amount)
         with self._mutex:
             self._expire(key)
@@ -120,6 +126,7 @@ class MemoryChannel:
 
     @contextmanager
     def lock(self, key: str, timeout: float = 10.0) -> Iterator[None]:
+        check_channel_key(key)
         with self._mutex:
             mutex = self._locks.setdefault(key, threading.Lock())
         if not mutex.acquire(timeout=timeout):

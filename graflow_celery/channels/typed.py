@@ -10,6 +10,7 @@ import typing_extensions
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from graflow_celery.channels.base import Channel
+from graflow_celery.serialization.registry import register_annotated
 
 T = TypeVar("T")
 
@@ -29,6 +30,7 @@ class TypedChannel(Generic[T]):
     def __init__(self, channel: Channel, message_type: type[T]) -> None:
         self.channel = channel
         self.message_type = message_type
+        register_annotated(message_type)  # pydantic models in it, a TypedDict's fields included
         self._adapter: TypeAdapter[T] = TypeAdapter(_validatable(message_type))
 
     def _check(self, key: str, message: Any) -> T:

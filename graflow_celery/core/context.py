@@ -11,6 +11,7 @@ from graflow_celery.core import errors_record
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import NewStep
 from graflow_celery.errors import ConfigurationError, WorkflowTimeoutError
+from graflow_celery.redact import describe
 from graflow_celery.serialization import Serializer
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class ExecutionContext:
         try:
             self.dispatcher.launch(engine, self, first)
         except Exception as exc:
-            self.store.fail({"kind": "internal", "message": f"could not start: {type(exc).__name__}: {exc}",
+            self.store.fail({"kind": "internal", "message": f"could not start: {describe(exc)}",
                              "task_id": start})
             raise
 

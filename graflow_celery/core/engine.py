@@ -28,6 +28,7 @@ from graflow_celery.errors import (
     SerializationError,
     WorkflowCancelledError,
 )
+from graflow_celery.redact import describe, exception_message
 
 if TYPE_CHECKING:
     from graflow_celery.core.context import ExecutionContext
@@ -171,10 +172,10 @@ class WorkflowEngine:
                          else None)
         except Exception as exc:  # user code: recorded and passed on, never swallowed
             if tctx.requests.cancel is not None or isinstance(exc, WorkflowCancelledError):
-                return self._cancelled(step, tctx.requests.cancel or str(exc))
+                return self._cancelled(step, tctx.requests.cancel or exception_message(exc))
             if not isinstance(exc, GraflowError) and step.attempt < task.max_retries:
                 delay = task.retry_policy.delay(step.attempt)
-                logger.info("task %s failed (%s); retry %d/%d in %.2fs", step.node, exc,
+                logger.info("task %s failed (%s); retry %d/%d in %.2fs", step.node, describe(exc),
                             step.attempt + 1, task.max_retries, delay)
                 return RetryRequest(step, delay, exc)
             return self._failed(step, errors_record.task_failure(step.node, exc))
@@ -260,7 +261,7 @@ class WorkflowEngine:
         except ParallelGroupError as exc:
             return self._failed(step, errors_record.group_failure(exc))
         except Exception as exc:  # user policy code: its failure fails the group, saying so
-            reason = f"the policy itself raised {type(exc).__name__}: {exc}"
+            reason = f"the policy itself raised {describe(exc)}"
             return self._failed(step, errors_record.group_failure(group.policy.fail(group.task_id, outcomes,
                                                                                     reason)))
         results = {member_id: (context.serializer.loads(b.result) if b.result is not None else None)

@@ -1,8 +1,11 @@
-"""Failures as plain data (so they can be stored in Redis) and back into typed errors."""
+"""Failures as plain data (so they can be stored in Redis) and back into typed errors.
+
+A record's texts are safe to store and show: passwords in URLs are masked (``redact``), and an
+exception whose ``__str__`` raises is recorded as ``<unprintable Type>``.
+"""
 
 from __future__ import annotations
 
-import traceback
 from typing import Any
 
 from graflow_celery.errors import (
@@ -15,28 +18,30 @@ from graflow_celery.errors import (
     TaskError,
     WorkflowCancelledError,
 )
+from graflow_celery.redact import exception_message, exception_traceback, redact
 
 
 def task_failure(task_id: str, exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, CycleLimitExceededError):
         return {"kind": "cycle", "task_id": exc.task_id, "cycle_count": exc.cycle_count,
-                "max_cycles": exc.max_cycles, "message": str(exc)}
+                "max_cycles": exc.max_cycles, "message": exception_message(exc)}
     if isinstance(exc, ParallelGroupError):
         return group_failure(exc)
     return {
         "kind": "task",
         "task_id": task_id,
         "type": type(exc).__name__,
-        "message": str(exc),
-        "traceback": "".join(traceback.format_exception(exc)),
+        "message": exception_message(exc),
+        "traceback": exception_traceback(exc),
         "exception": exc,  # kept in memory only; a Redis store drops it
     }
 
 
 def group_failure(exc: ParallelGroupError) -> dict[str, Any]:
     return {"kind": "group", "group_id": exc.group_id, "policy": exc.policy,
-            "failed": [list(f) for f in exc.failed_tasks], "succeeded": exc.successful_tasks,
-            "reason": exc.reason, "message": str(exc)}
+            "failed": [[task_id, redact(str(message))] for task_id, message in exc.failed_tasks],
+            "succeeded": exc.successful_tasks, "reason": redact(str(exc.reason)),
+            "message": exception_message(exc)}
 
 
 def short_message(record: dict[str, Any]) -> str:

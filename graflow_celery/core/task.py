@@ -8,7 +8,9 @@ from typing import Any, overload
 
 from graflow_celery.core.composition import Executable
 from graflow_celery.core.retry import RetryPolicy
-from graflow_celery.errors import GraphDefinitionError
+from graflow_celery.errors import BoundArgumentError, GraphDefinitionError, SerializationError
+from graflow_celery.serialization import Serializer
+from graflow_celery.serialization.registry import register_annotated
 
 
 class TaskWrapper(Executable):
@@ -52,6 +54,9 @@ class TaskWrapper(Executable):
         self.queue = queue
         self.bound_kwargs = dict(bound_kwargs or {})
         self.__doc__ = getattr(func, "__doc__", None)
+        # Pydantic models in the signature can be decoded in this process (a worker makes its
+        # TaskWrappers when it loads the module or rebuilds a run's graph).
+        register_annotated(func)
         if register:
             self._register()
 
@@ -80,6 +85,19 @@ class TaskWrapper(Executable):
             "max_cycles": self.max_cycles,
             "queue": self.queue,
         }
+
+    def dump_bound(self, serializer: Serializer) -> bytes:
+        """The bound arguments as the run's serializer writes them. ``BoundArgumentError`` names
+        the first one it cannot carry."""
+        try:
+            return serializer.dumps(self.bound_kwargs)
+        except SerializationError:
+            for key, value in self.bound_kwargs.items():
+                try:
+                    serializer.dumps(value)
+                except SerializationError as exc:
+                    raise BoundArgumentError(self._id, key, str(exc)) from exc
+            raise
 
     def with_id(self, task_id: str, **bound_kwargs: Any) -> TaskWrapper:
         """A new task running the same function under another id, with some arguments fixed."""

@@ -1,7 +1,8 @@
 """Values travel as bytes: results, channel values and iteration data all pass a ``Serializer``."""
 
 from graflow_celery.serialization.protocol import Serializer
+from graflow_celery.serialization.registry import register_type
 from graflow_celery.serialization.signed_pickle import SignedPickleSerializer
 from graflow_celery.serialization.tagged_json import TaggedJSONSerializer
 
-__all__ = ["Serializer", "SignedPickleSerializer", "TaggedJSONSerializer"]
+__all__ = ["Serializer", "SignedPickleSerializer", "TaggedJSONSerializer", "register_type"]

@@ -2,13 +2,15 @@
 
 A tagged value is ``{"__t": tag, "v": payload}``. A user dict that happens to have a ``"__t"`` key,
 or has keys that are not strings, is itself written tagged as ``"dict"`` so nothing is ambiguous.
+Values of registered classes (``registry.py``: pydantic models, dataclasses, anything with an
+encoder) are ``{"__t": "ext", "m": marker, "v": encoded}``; decoding looks the marker up among the
+types this process registered and never imports what a stored value names.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import importlib
 import json
 import uuid
 from decimal import Decimal
@@ -17,12 +19,22 @@ from typing import Any
 from pydantic import BaseModel
 
 from graflow_celery.errors import SerializationError
+from graflow_celery.serialization import registry
 
 _TAG = "__t"
+_PLAIN = (type(None), bool, int, float, str)
 
 
 def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    entry = registry.for_class(kind)
+    if entry is None and isinstance(value, BaseModel):  # the sender has the class: register it
+        entry = registry.ensure_registered(kind)
+    if entry is not None:
+        return {_TAG: "ext", "m": entry.marker, "v": _encode(entry.encoder(value))}
+    if isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list):
         return [_encode(v) for v in value]
@@ -50,17 +62,10 @@ def _encode(value: Any) -> Any:
         return {_TAG: "decimal", "v": str(value)}
     if isinstance(value, uuid.UUID):
         return {_TAG: "uuid", "v": str(value)}
-    if isinstance(value, BaseModel):
-        cls = type(value)
-        return {
-            _TAG: "pydantic",
-            "cls": f"{cls.__module__}:{cls.__qualname__}",
-            "v": value.model_dump(mode="json"),
-        }
     raise SerializationError(
-        f"cannot serialize a value of type {type(value).__module__}.{type(value).__qualname__} as tagged "
-        "JSON; return JSON-friendly data (dict, list, str, numbers, datetime, bytes, Decimal, UUID, "
-        "pydantic models) or opt in to signed pickle"
+        f"cannot serialize a value of type {kind.__module__}.{kind.__qualname__} as tagged JSON; "
+        "return JSON-friendly data (dict, list, str, numbers, datetime, bytes, Decimal, UUID, pydantic "
+        "models), register the type with graflow_celery.register_type, or opt in to signed pickle"
     )
 
 
@@ -96,22 +101,23 @@ def _decode(value: Any) -> Any:
             return Decimal(payload)
         case "uuid":
             return uuid.UUID(payload)
-        case "pydantic":
-            return _load_model_class(value["cls"]).model_validate(payload)
+        case "ext":
+            return _registered(value["m"], payload)
+        case "pydantic":  # written before the registry: the marker is the model's module:qualname
+            return _registered(value["cls"], payload)
     raise SerializationError(f"unknown tag {tag!r} in stored value")
 
 
-def _load_model_class(path: str) -> type[BaseModel]:
-    module_name, _, qualname = path.partition(":")
+def _registered(marker: Any, payload: Any) -> Any:
+    if not isinstance(marker, str):
+        raise SerializationError(f"stored value has a malformed type marker {marker!r}")
+    entry = registry.for_marker(marker)
     try:
-        obj: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise SerializationError(f"stored pydantic value names {path!r}, which cannot be imported") from exc
-    if not (isinstance(obj, type) and issubclass(obj, BaseModel)):
-        raise SerializationError(f"stored pydantic value names {path!r}, which is not a pydantic model")
-    return obj
+        return entry.decoder(_decode(payload))
+    except SerializationError:
+        raise
+    except Exception as exc:  # the registered decoder (e.g. model validation) refused the payload
+        raise SerializationError(f"stored {marker!r} value could not be decoded: {exc}") from exc
 
 
 class TaggedJSONSerializer:

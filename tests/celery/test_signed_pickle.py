@@ -63,3 +63,23 @@ def test_a_worker_without_the_key_fails_the_run_saying_why(pickling_app, celery_
         run.result(timeout=30)
     assert run.status() == "failed"
     assert run.results() == {}  # nothing ran
+
+
+def add_bound(point: Point, more: int = 2) -> int:
+    return point.x + more
+
+
+def bound_point_workflow():
+    with workflow(f"bound-point-{uuid.uuid4().hex[:6]}") as wf:
+        TaskWrapper("add_bound", add_bound, bound_kwargs={"point": Point(40)})
+    return wf
+
+
+def test_bound_arguments_travel_with_the_runs_serializer(pickling_app):
+    run = graflow_celery.submit(bound_point_workflow(), app=pickling_app, queue="pickled")
+    assert run.result(timeout=30) == 42
+
+
+def test_a_bound_argument_json_cannot_carry_is_refused_at_submit(celery_workers, celery_app):
+    with pytest.raises(graflow_celery.BoundArgumentError, match="task 'add_bound': bound argument 'point'"):
+        graflow_celery.submit(bound_point_workflow(), app=celery_app)

@@ -456,6 +456,28 @@ def rich_values() -> dict:
     }
 
 
+class Receipt(BaseModel):  # registered because the tasks below name it in their signatures
+    order_id: int
+    lines: list[str]
+
+
+@task
+def make_receipt() -> Receipt:
+    return Receipt(order_id=7, lines=["book"])
+
+
+@task
+def read_receipt(make_receipt: Receipt | None) -> list[Receipt]:
+    assert isinstance(make_receipt, Receipt)
+    return [make_receipt, Receipt(order_id=8, lines=[])]
+
+
+def receipts():
+    with workflow("receipts") as wf:
+        make_receipt >> read_receipt
+    return wf
+
+
 # --- typed channels ---------------------------------------------------------------------------
 
 
@@ -469,18 +491,26 @@ class Invoice(BaseModel):
     amount: float
 
 
+class Shipment(TypedDict):  # a model nested in a TypedDict: the typed channel registers it
+    invoice: Invoice
+    to: str
+
+
 @task(inject_context=True)
 def typed_producer(ctx: TaskContext) -> None:
     ctx.get_typed_channel(Order).send("order", {"id": 1, "item": "book"})
-    ctx.get_typed_channel(Invoice).send("invoice", Invoice(order_id=1, amount=9.5))
+    invoice = Invoice(order_id=1, amount=9.5)
+    ctx.get_typed_channel(Invoice).send("invoice", invoice)
+    ctx.get_typed_channel(Shipment).send("shipment", {"invoice": invoice, "to": "ann"})
 
 
 @task(inject_context=True)
 def typed_consumer(ctx: TaskContext) -> dict:
     order = ctx.get_typed_channel(Order).receive("order")
     invoice = ctx.get_typed_channel(Invoice).receive("invoice")
-    assert isinstance(invoice, Invoice)
-    return {"order": order, "amount": invoice.amount}
+    shipment = ctx.get_typed_channel(Shipment).receive("shipment")
+    assert isinstance(invoice, Invoice) and shipment is not None and isinstance(shipment["invoice"], Invoice)
+    return {"order": order, "amount": invoice.amount, "to": shipment["to"]}
 
 
 @task(inject_context=True)
@@ -672,3 +702,24 @@ def router_picks_a_branch():
         router >> c
         start >> x_side >> joined
     return wf
+
+
+# --- error texts ------------------------------------------------------------------------------
+
+SECRET_URL = "redis://:s3cret-pw@db.example:6379/0"
+MASKED_URL = "redis://:**@db.example:6379/0"
+
+
+@task
+def leaks_a_password() -> None:
+    raise ValueError(f"cannot reach {SECRET_URL}")
+
+
+class Unprintable(ValueError):
+    def __str__(self) -> str:
+        raise RuntimeError("this __str__ raises")
+
+
+@task
+def raises_unprintable() -> None:
+    raise Unprintable("hidden")

@@ -35,7 +35,7 @@ def test_parallel_members_lose_no_update(runner):
 
 def test_typed_channel_round_trips_typeddict_and_pydantic(runner):
     result, _ = runner.execute(flows.typed_flow())
-    assert result == {"order": {"id": 1, "item": "book"}, "amount": 9.5}
+    assert result == {"order": {"id": 1, "item": "book"}, "amount": 9.5, "to": "ann"}
 
 
 def test_typed_channel_refuses_an_invalid_message(runner):

@@ -81,6 +81,12 @@ def test_rich_values_round_trip(runner):
     assert result[1] == "int key"
 
 
+def test_pydantic_models_in_signatures_travel_between_tasks(runner):
+    result, ctx = runner.execute(flows.receipts())
+    assert result == [flows.Receipt(order_id=7, lines=["book"]), flows.Receipt(order_id=8, lines=[])]
+    assert type(ctx.get_result("make_receipt")) is flows.Receipt
+
+
 def test_get_result_inside_a_task(runner):
     result, _ = runner.execute(flows.reader_flow())
     assert result == {"load": [1, 2, 3], "nothing": "default"}

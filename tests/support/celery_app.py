@@ -1,5 +1,6 @@
 """The Celery app the tests' workers run. Its broker (and state store) comes from the
-GRAFLOW_TEST_REDIS_URL environment variable set by the fixtures."""
+GRAFLOW_TEST_REDIS_URL environment variable set by the fixtures; GRAFLOW_TEST_STATE_URL, if set,
+puts run state on another Redis."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ app.conf.update(
     worker_hijack_root_logger=False,
     result_backend=os.environ.get("GRAFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
 )
+if os.environ.get("GRAFLOW_TEST_STATE_URL"):
+    app.conf.graflow_state_url = os.environ["GRAFLOW_TEST_STATE_URL"]
 if os.environ.get("GRAFLOW_TEST_PICKLE_KEY"):
     app.conf.graflow_pickle_key = os.environ["GRAFLOW_TEST_PICKLE_KEY"]
 graflow_celery.install(app)

@@ -216,3 +216,38 @@ def wobbly():
     with workflow("wobbly") as wf:
         wobble >> parallel(x, y, name="xy") >> sum_xy
     return wf
+
+
+AWKWARD_KEYS = ["z}:meta", "{x}", "}{", ":", "a b", "ch:x", "{", "ünï"]
+
+
+@task(inject_context=True)
+def awkward_keys(ctx: TaskContext) -> dict:
+    """Channel keys that look like other keys or hash tags: each stays in the run's own slot."""
+    channel = ctx.get_channel()
+    for i, key in enumerate(AWKWARD_KEYS):
+        channel.set(key, i)
+    channel.append("{list}", 1)
+    channel.atomic_add("{n}:meta", 2)
+    with channel.lock("{lock}:x", timeout=5):
+        pass
+    return {key: channel.get(key) for key in AWKWARD_KEYS}
+
+
+def awkward_keys_flow():
+    with workflow("awkward_keys") as wf:
+        wf.add(awkward_keys)
+    return wf
+
+
+@task
+def pause() -> str:
+    """Works for a while without touching Redis: its only write is its transition."""
+    time.sleep(float(os.environ.get("GRAFLOW_PAUSE_SECONDS", "2")))
+    return "paused"
+
+
+def paused():
+    with workflow("paused") as wf:
+        mark(task_id="before", name="before") >> pause >> mark(task_id="after", name="after")
+    return wf

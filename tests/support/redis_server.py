@@ -19,26 +19,37 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, port: int | None = None, persistent: bool = False) -> None:
+    def __init__(self, port: int | None = None, persistent: bool = False, cluster: bool = False,
+                 password: str | None = None) -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed (scripts/test installs it)")
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="graflow-redis-"))
         self.persistent = persistent  # an append-only file, fsynced on every write: survives kill -9
+        self.cluster = cluster  # cluster mode (no slots assigned): enough for CLUSTER KEYSLOT
+        self.password = password
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, password=self.password)
 
     def start(self) -> RedisServer:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "yes" if self.persistent else "no", "--appendfsync", "always",
-             "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")],
+             "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log"),
+             *(["--cluster-enabled", "yes", "--cluster-config-file", str(self.dir / "nodes.conf"),
+                "--cluster-port", str(free_port())]  # not port + 10000, which may be out of range
+               if self.cluster else []),
+             *(["--requirepass", self.password] if self.password else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port)
+        client = self.client()
         deadline = time.monotonic() + 10
         while True:
             try:

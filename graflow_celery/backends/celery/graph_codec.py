@@ -1,11 +1,13 @@
 """The graph as data: tasks named by import path, so workers run only code they already have.
 
 ``encode`` refuses (before anything is sent) tasks a worker could not import - closures, lambdas,
-``__main__`` code - and lists them all, unless signed pickle is enabled for functions.
+``__main__`` code - and lists them all, unless signed pickle is enabled for functions. Bound
+arguments are written by the run's serializer (base64 in the JSON spec).
 """
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 from typing import Any
@@ -20,9 +22,8 @@ from graflow_celery.core.policies import policy_from_spec, policy_to_spec
 from graflow_celery.core.retry import RetryPolicy
 from graflow_celery.core.task import TaskWrapper
 from graflow_celery.errors import GraphDefinitionError, NotImportableError
-from graflow_celery.serialization import SignedPickleSerializer, TaggedJSONSerializer
-
-_JSON = TaggedJSONSerializer()
+from graflow_celery.redact import describe
+from graflow_celery.serialization import Serializer, SignedPickleSerializer, TaggedJSONSerializer
 
 
 class _MemberRef(Executable):
@@ -53,7 +54,7 @@ def why_not_importable(func: Any) -> str | None:
     try:
         found = resolve(import_path(func))
     except Exception as exc:
-        return f"{import_path(func)} cannot be imported: {type(exc).__name__}: {exc}"
+        return f"{import_path(func)} cannot be imported: {describe(exc)}"
     if found is not func:
         return f"{import_path(func)} names a different object"
     return None
@@ -68,8 +69,10 @@ def resolve(path: str) -> Any:
 
 
 class GraphCodec:
-    def __init__(self, pickler: SignedPickleSerializer | None = None) -> None:
-        self._pickler = pickler
+    def __init__(self, pickler: SignedPickleSerializer | None = None,
+                 values: Serializer | None = None) -> None:
+        self._pickler = pickler  # functions that cannot be imported, when enabled
+        self._values = values or pickler or TaggedJSONSerializer()  # the run's serializer: bound arguments
 
     # --- encoding ----------------------------------------------------------------------------------
 
@@ -94,7 +97,7 @@ class GraphCodec:
             except Exception as exc:
                 raise GraphDefinitionError(
                     f"group {node.task_id!r}: its policy {type(node.policy).__qualname__} cannot be rebuilt "
-                    f"on a worker as {policy} ({type(exc).__name__}: {exc}); define it at module level "
+                    f"on a worker as {policy} ({describe(exc)}); define it at module level "
                     "and make to_config() return its constructor's arguments") from exc
             # A member's id is its entry node's id (a chain is named after its first part).
             return {"type": "group", "members": [m.entry().task_id for m in node.members],
@@ -108,7 +111,7 @@ class GraphCodec:
             "retry_policy": node.retry_policy.to_dict(),
             "max_cycles": node.max_cycles,
             "queue": node.queue,
-            "bound": _JSON.dumps(node.bound_kwargs).decode(),
+            "bound": base64.b64encode(node.dump_bound(self._values)).decode("ascii"),
         }
         if isinstance(node, CeleryTaskStep):
             spec["celery_task"] = node.celery_task.name
@@ -153,7 +156,7 @@ class GraphCodec:
         if "celery_task" in spec:
             return CeleryTaskStep(current_app.tasks[spec["celery_task"]], node_id,
                                   options=spec["celery_options"],
-                                  bound_kwargs=_JSON.loads(spec["bound"].encode()), register=False)
+                                  bound_kwargs=self._bound(spec), register=False)
         if "func" in spec:
             func = resolve(spec["func"])
         elif self._pickler is not None:
@@ -168,6 +171,10 @@ class GraphCodec:
             retry_policy=RetryPolicy(**spec["retry_policy"]),
             max_cycles=spec["max_cycles"],
             queue=spec["queue"],
-            bound_kwargs=_JSON.loads(spec["bound"].encode()),
+            bound_kwargs=self._bound(spec),
             register=False,
         )
+
+    def _bound(self, spec: dict[str, Any]) -> dict[str, Any]:
+        bound: dict[str, Any] = self._values.loads(base64.b64decode(spec["bound"]))
+        return bound

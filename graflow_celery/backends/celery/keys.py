@@ -2,18 +2,40 @@
 
 All keys of a run share the hash tag ``{run_id}``, so they live in one Redis Cluster slot and one
 Lua script may touch them all. Every key gets the run's TTL.
+
+A run id comes from a safe alphabet (``RUN_ID_RULE``): no braces, so the hash tag is exactly the
+run id; no colons or spaces, so one run's keys never look like another's. Channel and lock keys
+(any non-empty string) only ever follow the run's prefix, so they cannot leave the run's slot.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from graflow_celery.channels.base import check_channel_key
+from graflow_celery.errors import InvalidRunIdError
+
 PREFIX = "gfc"
+
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+RUN_ID_RULE = ("1 to 100 characters from A-Z, a-z, 0-9, '_', '.' and '-', starting with a letter or a "
+               "digit (a UUID, with or without dashes, is fine)")
+
+
+def check_run_id(run_id: object) -> str:
+    """``run_id`` if it follows ``RUN_ID_RULE``, else ``InvalidRunIdError``."""
+    if not isinstance(run_id, str) or RUN_ID_PATTERN.fullmatch(run_id) is None:
+        raise InvalidRunIdError(run_id, RUN_ID_RULE)
+    return run_id
 
 
 @dataclass(frozen=True)
 class RunKeys:
     run_id: str
+
+    def __post_init__(self) -> None:
+        check_run_id(self.run_id)
 
     @property
     def base(self) -> str:
@@ -72,10 +94,10 @@ class RunKeys:
         return f"{self.base}:chkeys"
 
     def channel_key(self, key: str) -> str:
-        return f"{self.base}:ch:{key}"
+        return f"{self.base}:ch:{check_channel_key(key)}"
 
     def lock_key(self, key: str) -> str:
-        return f"{self.base}:lock:{key}"
+        return f"{self.base}:lock:{check_channel_key(key)}"
 
     def state_keys(self) -> list[str]:
         """The keys the apply script touches or keeps alive, in its KEYS order."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from celery import Celery, current_app
@@ -10,6 +11,7 @@ from celery import Celery, current_app
 from graflow_celery.backends.celery.dispatcher import message_id
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.backends.celery.store import RedisRunStore
+from graflow_celery.backends.celery.worker import RETRYABLE
 from graflow_celery.core.context import (
     DEFAULT_MAX_CYCLES,
     DEFAULT_MAX_STEPS,
@@ -21,6 +23,7 @@ from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.workflow import WorkflowContext, registry
 from graflow_celery.errors import ConfigurationError, WorkflowTimeoutError
+from graflow_celery.redact import describe, redact
 from graflow_celery.serialization import Serializer
 
 logger = logging.getLogger("graflow_celery.run")
@@ -38,7 +41,7 @@ class WorkflowRun:
         self._serializer: Serializer = runtime.serializer
         if not self._store.exists():
             raise ConfigurationError(
-                f"no run {run_id!r} in {runtime.settings.state_url} (unknown or expired)")
+                f"no run {run_id!r} in {redact(runtime.settings.state_url)} (unknown or expired)")
 
     @property
     def run_id(self) -> str:
@@ -54,10 +57,20 @@ class WorkflowRun:
         return self._runtime.workflow_name(self.id)
 
     def wait(self, timeout: float | None = None) -> str:
-        """Block until the run finishes (no polling) and return its status."""
-        if not self._store.wait(timeout):
-            raise WorkflowTimeoutError(f"run {self.id} did not finish within {timeout}s")
-        return self.status()
+        """Block until the run finishes (no polling) and return its status. Rides out Redis being
+        unavailable for a while (the errors a worker retries on)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                if not self._store.wait(left):
+                    raise WorkflowTimeoutError(f"run {self.id} did not finish within {timeout}s")
+                return self.status()
+            except RETRYABLE as exc:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise WorkflowTimeoutError(f"run {self.id} did not finish within {timeout}s "
+                                               f"(Redis unavailable: {describe(exc)})") from exc
+                time.sleep(0.5)
 
     def result(self, timeout: float | None = None) -> Any:
         """The last task's result; raises the run's error if it failed or was cancelled."""

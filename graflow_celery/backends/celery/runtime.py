@@ -14,7 +14,7 @@ from celery import Celery
 from graflow_celery.backends.celery.channel import RedisChannel
 from graflow_celery.backends.celery.dispatcher import CeleryDispatcher
 from graflow_celery.backends.celery.graph_codec import GraphCodec
-from graflow_celery.backends.celery.keys import RunKeys
+from graflow_celery.backends.celery.keys import RunKeys, check_run_id
 from graflow_celery.backends.celery.run_graph import RunGraph
 from graflow_celery.backends.celery.scripts import Scripts
 from graflow_celery.backends.celery.settings import GraflowSettings
@@ -38,7 +38,7 @@ class Runtime:
         self.scripts = Scripts(self.client)
         pickler = SignedPickleSerializer(self.settings.pickle_key) if self.settings.pickle_key else None
         self.serializer: Serializer = pickler or TaggedJSONSerializer()
-        self.codec = GraphCodec(pickler)
+        self.codec = GraphCodec(pickler, self.serializer)
         self._dispatchers: dict[str | None, CeleryDispatcher] = {}
         self._graphs: OrderedDict[str, tuple[str, RunGraph, RunLimits, str | None]] = OrderedDict()
         self._decoded: OrderedDict[bytes, tuple[str, TaskGraph]] = OrderedDict()  # by graph sha256
@@ -70,8 +70,8 @@ class Runtime:
     def new_run(self, graph: TaskGraph, name: str, start_node: str | None, limits: RunLimits,
                 run_id: str | None = None, queue: str | None = None) -> ExecutionContext:
         """Store a new run's graph and settings (refusing tasks workers could not import)."""
+        run_id = ExecutionContext.new_run_id() if run_id is None else check_run_id(run_id)
         graph_json = self.codec.encode(graph, name)  # raises before anything is stored or sent
-        run_id = run_id or ExecutionContext.new_run_id()
         store = self._store(run_id)
         if store.exists():
             raise ConfigurationError(f"a run with id {run_id!r} already exists")

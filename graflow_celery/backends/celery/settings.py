@@ -13,6 +13,7 @@ from celery import Celery
 
 from graflow_celery.backends.celery.store import DEFAULT_TTL
 from graflow_celery.errors import ConfigurationError
+from graflow_celery.redact import redact
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class GraflowSettings:
         if not url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigurationError(
                 "graflow-celery keeps run state in Redis: set app.conf.graflow_state_url "
-                f"(the broker URL {url!r} is not a Redis URL)"
+                f"(the broker URL {redact(url)!r} is not a Redis URL)"
             )
         ttl = int(conf.get("graflow_state_ttl") or DEFAULT_TTL)
         if ttl <= 0:

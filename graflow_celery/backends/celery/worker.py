@@ -12,26 +12,47 @@ import redis
 from celery import Task, shared_task
 from celery.exceptions import Ignore, Reject, Retry
 from kombu.exceptions import BatchPublishError, OperationalError
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    TryAgainError,
+)
 
 from graflow_celery.backends.celery.dispatcher import RELAY_TASK, STEP_TASK
+from graflow_celery.backends.celery.keys import check_run_id
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.core.admission import Dropped
 from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.engine import RetryRequest, WorkflowEngine
 from graflow_celery.core.steps import Step
+from graflow_celery.errors import InvalidRunIdError
+from graflow_celery.redact import describe, exception_traceback
 
 logger = logging.getLogger("graflow_celery.worker")
 
 ENGINE = WorkflowEngine()
 
 
+def valid_run_id(task: Task, run_id: Any) -> bool:
+    """Whether a message names a run id that can exist (logged and dropped if not)."""
+    try:
+        check_run_id(run_id)
+    except InvalidRunIdError as exc:
+        log_dropped(task, run_id, Dropped(str(exc), suspicious=True))
+        return False
+    return True
+
+
 def parse_step(task: Task, run_id: Any, raw: Any) -> Step | None:
     """The step of a message, or None (logged) if the message is malformed."""
+    if not valid_run_id(task, run_id):
+        return None
     try:
-        if not isinstance(run_id, str) or not run_id:
-            raise ValueError("the run id must be a non-empty string")
         return Step.from_dict(raw)
-    except (KeyError, TypeError, ValueError) as exc:
+    except ValueError as exc:
         log_dropped(task, run_id, Dropped(f"malformed step {_short(raw)}: {exc}", suspicious=True))
         return None
 
@@ -48,8 +69,14 @@ def _short(value: Any) -> str:
     return reprlib.repr(value)
 
 
-# Redis (run state) or the broker unreachable: the message should be tried again later.
-RETRYABLE = (redis.ConnectionError, redis.TimeoutError, OperationalError, BatchPublishError, ConnectionError)
+# Redis (run state) or the broker unavailable for now - unreachable, loading its data, a replica
+# or a cluster failing over, out of memory: the message should be tried again later. Redis refuses
+# a Lua script's writes as a whole, so a refused transition changed nothing.
+RETRYABLE: tuple[type[BaseException], ...] = (
+    redis.ConnectionError, redis.TimeoutError, BusyLoadingError, ReadOnlyError, TryAgainError,
+    ClusterDownError, MasterDownError, OutOfMemoryError,
+    OperationalError, BatchPublishError, ConnectionError,
+)
 
 
 def retry_later(task: Task, throw: bool = True, **options: Any) -> Retry:
@@ -72,12 +99,13 @@ def guarded(task: Task, run_id: str, step_node: str, loading: bool = False) -> I
     except (Retry, Reject, Ignore):  # Celery's own control flow, not a failure
         raise
     except RETRYABLE as exc:
-        logger.warning("run %s: Redis or the broker is unavailable (%s); retrying the message", run_id, exc)
+        logger.warning("run %s: Redis or the broker is unavailable (%s); retrying the message", run_id,
+                       describe(exc))
         raise retry_later(task, countdown=min(2 ** task.request.retries, 30)) from exc
     except Exception as exc:
         doing = "cannot load" if loading else "failed on"
-        message = f"worker {task.request.hostname} {doing} run {run_id}: {type(exc).__name__}: {exc}"
-        logger.exception(message)
+        message = f"worker {task.request.hostname} {doing} run {run_id}: {describe(exc)}"
+        logger.error("%s\n%s", message, exception_traceback(exc))  # not .exception: the text is redacted
         try:
             Runtime.for_app(task.app).fail_run(run_id, {"kind": "config" if loading else "internal",
                                                          "message": message, "task_id": step_node})
@@ -109,7 +137,7 @@ def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> None:
         outcome = ENGINE.run_step(context, step)
         if isinstance(outcome, RetryRequest):  # recorded on the frontier: send it, then say it was sent
             retry = retry_later(self, args=(run_id, outcome.step.to_dict()), countdown=outcome.delay,
-                                exc=outcome.error, throw=False)
+                                exc=describe(outcome.error), throw=False)  # Celery logs it: redacted
             context.store.ack_outbox(step.id, retry=True)
         elif isinstance(outcome, Dropped):
             log_dropped(self, run_id, outcome)
@@ -122,6 +150,8 @@ def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> None:
 def send_steps(self: Task, run_id: str, raw_steps: list[dict[str, Any]]) -> None:
     """Publish steps another worker handed over (part of a wide fan-out) - only those the run's
     frontier holds. Sending a step twice is harmless: its transition is applied once."""
+    if not valid_run_id(self, run_id):
+        return
     if not isinstance(raw_steps, list) or not raw_steps:
         log_dropped(self, run_id, Dropped(f"malformed step list {_short(raw_steps)}", suspicious=True))
         return
