@@ -95,11 +95,3 @@ def test_a_bad_run_id_is_refused_at_submit_before_anything_is_written(empty_app,
     with pytest.raises(InvalidRunIdError, match="invalid run id"):
         WorkflowRun(run_id, app=app)
     assert client.dbsize() == 0
-
-
-def test_a_message_with_a_bad_run_id_is_dropped_as_malformed(caplog):
-    from graflow_celery.backends.celery.worker import parse_step
-
-    assert parse_step("a}b", {"id": "1", "node": "n"}) is None
-    assert "dropping a malformed graflow_celery.step message (run_id='a}b'" in caplog.text
-    assert "invalid run id" in caplog.text

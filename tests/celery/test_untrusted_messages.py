@@ -84,6 +84,8 @@ def test_forged_and_stale_step_messages_never_change_or_fail_a_run(celery_app, w
     for name, raw in attacks.items():
         ids.append(f"attack-{name}")
         celery_app.send_task(STEP_TASK, args=(run.id, raw), task_id=ids[-1])
+    ids.append("attack-brace-in-run-id")  # would overlap the run's keys if ids were not checked
+    celery_app.send_task(STEP_TASK, args=(f"{run.id}}}:ch:z", step("1", "gate")), task_id=ids[-1])
     ids.append("attack-relay")
     celery_app.send_task(RELAY_TASK, args=(run.id, list(attacks.values())), task_id=ids[-1])
     ids.append("attack-completes-the-gate")
@@ -95,6 +97,7 @@ def test_forged_and_stale_step_messages_never_change_or_fail_a_run(celery_app, w
     assert "malformed step" in lines["attack-negative-id"]
     assert "attempt 50 but the run is at attempt 0" in lines["attack-no-retries-left"]
     assert "not waiting for a hand-off" in lines["attack-completes-the-gate"]
+    assert "invalid run id" in lines["attack-brace-in-run-id"]
     assert all("WARNING" in line for line in lines.values())
     assert run.status() == "running" and run._store.frontier() == {"1": gate}
 
