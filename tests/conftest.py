@@ -71,7 +71,9 @@ def worker_logs() -> Path:
 
 @pytest.fixture(scope="session")
 def celery_workers(redis_server: RedisServer, celery_app: Any, worker_logs: Path) -> Iterator[list[Worker]]:
-    workers = [Worker(f"w{i}", redis_server.url, worker_logs).start() for i in (1, 2)]
+    # A module no message may make a worker import leaves this file behind if it is imported.
+    env = {"GRAFLOW_EVIL_MARKER": str(worker_logs / "evil-imported")}
+    workers = [Worker(f"w{i}", redis_server.url, worker_logs, extra_env=env).start() for i in (1, 2)]
     try:
         wait_for_workers(redis_server.url, workers)
         yield workers

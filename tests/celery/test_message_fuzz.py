@@ -136,6 +136,7 @@ def test_hostile_messages_never_fail_or_change_a_run(celery_app, celery_workers,
             break
         time.sleep(0.5)
     assert not missing, f"{len(missing)} messages left no log line, e.g. {missing[:5]}"
+    assert not (worker_logs / "evil-imported").exists(), "a message made a worker import a module"
     crashes = re.findall(r"^.*(?:WorkerLostError|exited with 'signal|Unrecoverable error).*$", log, re.M)
     assert not crashes, crashes
     print(f"{len(sent)} messages, {len(runs)} real runs, {time.monotonic() - started:.1f}s")
