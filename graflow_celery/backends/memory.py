@@ -124,7 +124,7 @@ class MemoryBackend:
             channel.set(key, value)
         return ExecutionContext(
             run_graph,
-            store=MemoryRunStore(run_id, run_graph),
+            store=MemoryRunStore(run_id, run_graph, self.serializer),
             channel=channel,
             dispatcher=LocalExecutor(self.max_workers),
             serializer=self.serializer,

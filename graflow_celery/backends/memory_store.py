@@ -14,6 +14,7 @@ from typing import Any
 from graflow_celery.core.engine import all_nodes
 from graflow_celery.core.errors_record import short_message
 from graflow_celery.core.graph import TaskGraph
+from graflow_celery.core.task import TaskWrapper
 from graflow_celery.core.steps import (
     FINISHED,
     ROOT_SCOPE,
@@ -26,6 +27,7 @@ from graflow_celery.core.steps import (
     StepStart,
     Transition,
 )
+from graflow_celery.serialization import Serializer
 
 
 @dataclass
@@ -61,9 +63,10 @@ class _State:
 
 
 class MemoryRunStore:
-    def __init__(self, run_id: str, graph: TaskGraph) -> None:
+    def __init__(self, run_id: str, graph: TaskGraph, serializer: Serializer | None = None) -> None:
         self.run_id = run_id
         self._graph = graph  # the run's own copy: nodes added at run time go here
+        self._serializer = serializer  # checks bound arguments of nodes added at run time
         self._s = _State()
         self._lock = threading.Lock()
         self._finished = threading.Event()
@@ -97,6 +100,11 @@ class MemoryRunStore:
     def apply(self, t: Transition) -> Applied:
         s = self._s
         step = t.step
+        if self._serializer is not None:  # as the Redis store, which must encode them
+            for executable in t.new_nodes:
+                for node, _ in all_nodes(executable):
+                    if isinstance(node, TaskWrapper) and node.bound_kwargs:
+                        node.dump_bound(self._serializer)
         with self._lock:
             if step.id in s.applied:
                 return Applied(False, list(s.outbox.get(step.id, [])))

@@ -723,3 +723,18 @@ class Unprintable(ValueError):
 @task
 def raises_unprintable() -> None:
     raise Unprintable("hidden")
+
+
+class Connection:  # a plain object: tagged JSON cannot carry it to a worker
+    pass
+
+
+@task(inject_context=True)
+def spawns_with_a_connection(ctx: TaskContext) -> None:
+    ctx.next_task(TaskWrapper("uses_connection", greet, bound_kwargs={"name": Connection()}))
+
+
+def bound_object_at_run_time():
+    with workflow("bound_object_at_run_time") as wf:
+        wf.add(spawns_with_a_connection)
+    return wf

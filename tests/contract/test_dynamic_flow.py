@@ -135,3 +135,10 @@ def test_a_goto_to_a_successor_feeds_the_joins_downstream_of_it(runner):
     assert result == "b+x"
     assert "c" not in log_of(ctx)
     assert log_of(ctx).count("joined") == 1
+
+
+def test_a_task_added_at_run_time_with_a_bound_value_that_cannot_travel_fails_its_parent(runner):
+    with pytest.raises(TaskError) as info:
+        runner.execute(flows.bound_object_at_run_time())
+    assert info.value.task_id == "spawns_with_a_connection"
+    assert "uses_connection" in str(info.value) and "name" in str(info.value)
