@@ -14,7 +14,6 @@ from typing import Any
 from graflow_celery.core.engine import all_nodes
 from graflow_celery.core.errors_record import short_message
 from graflow_celery.core.graph import TaskGraph
-from graflow_celery.core.task import TaskWrapper
 from graflow_celery.core.steps import (
     FINISHED,
     ROOT_SCOPE,
@@ -27,6 +26,7 @@ from graflow_celery.core.steps import (
     StepStart,
     Transition,
 )
+from graflow_celery.core.task import TaskWrapper
 from graflow_celery.serialization import Serializer
 
 
