@@ -144,5 +144,20 @@ class WorkflowCancelledError(WorkflowRuntimeError):
         self.task_id = task_id
 
 
+class WorkflowInterruptedError(WorkflowRuntimeError):
+    """A shutdown signal stopped an in-process run; ``checkpoint_path`` resumes it."""
+
+    def __init__(self, run_id: str, reason: str, checkpoint_path: str) -> None:
+        super().__init__(f"run {run_id} was stopped by {reason}; resume it from {checkpoint_path}")
+        self.run_id = run_id
+        self.reason = reason
+        self.checkpoint_path = checkpoint_path
+
+
+class CheckpointError(GraflowError):
+    """A checkpoint cannot be read, or cannot be restored here (damaged, another version, a module
+    or key this process lacks). Nothing was written."""
+
+
 class WorkflowTimeoutError(WorkflowRuntimeError, TimeoutError):
     """``wait(timeout)`` ran out before the run finished (the run itself goes on)."""

@@ -2,9 +2,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from graflow_celery.errors import ConfigurationError, WorkflowRuntimeError
+
+
+@dataclass(frozen=True)
+class ChannelEntry:
+    """One channel key as stored (serialized), for a checkpoint: a value or a list, and the seconds
+    it has left to live (None: no expiry of its own)."""
+
+    value: bytes | list[bytes]
+    ttl: float | None = None
 
 
 @runtime_checkable
@@ -43,6 +53,14 @@ class Channel(Protocol):
         ...
 
     def __iter__(self) -> Iterator[str]: ...
+
+    def export(self) -> dict[str, ChannelEntry]:
+        """Every live key as stored (for a checkpoint)."""
+        ...
+
+    def load(self, entries: dict[str, ChannelEntry]) -> None:
+        """Write keys exported from a checkpoint, with their remaining lifetimes."""
+        ...
 
 
 def check_channel_key(key: object) -> str:

@@ -9,19 +9,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from graflow_celery.channels.base import check_amount, check_channel_key, check_number
+from graflow_celery.channels.base import ChannelEntry, check_amount, check_channel_key, check_number
 from graflow_celery.errors import WorkflowRuntimeError
 from graflow_celery.serialization import Serializer, TaggedJSONSerializer
 
 
 class MemoryChannel:
-    def __init__(self, name: str = "channel", serializer: Serializer | None = None) -> None:
+    def __init__(self, name: str = "channel", serializer: Serializer | None = None,
+                 mutex: threading.RLock | None = None) -> None:
         self.name = name
         self._ser = serializer or TaggedJSONSerializer()
         self._data: dict[str, bytes] = {}
         self._lists: dict[str, list[bytes]] = {}
         self._expiry: dict[str, float] = {}
-        self._mutex = threading.RLock()
+        self._mutex = mutex or threading.RLock()
         self._locks: dict[str, threading.Lock] = {}
 
     def _expire(self, key: str) -> None:
@@ -123,6 +124,35 @@ class MemoryChannel:
             new = check_number(key, 0 if raw is None else self._ser.loads(raw)) + amount
             self._data[key] = self._ser.dumps(new)
             return new
+
+    def export(self) -> dict[str, ChannelEntry]:
+        with self._mutex:
+            now = time.monotonic()
+            for key in list(self._expiry):
+                self._expire(key)
+            entries: dict[str, ChannelEntry] = {}
+            for key, raw in self._data.items():
+                entries[key] = ChannelEntry(raw, self._left(key, now))
+            for key, items in self._lists.items():
+                entries[key] = ChannelEntry(list(items), self._left(key, now))
+            return entries
+
+    def _left(self, key: str, now: float) -> float | None:
+        deadline = self._expiry.get(key)
+        return None if deadline is None else max(deadline - now, 0.0)
+
+    def load(self, entries: dict[str, ChannelEntry]) -> None:
+        with self._mutex:
+            for key, entry in entries.items():
+                self._data.pop(key, None)
+                self._lists.pop(key, None)
+                if isinstance(entry.value, list):
+                    self._lists[key] = list(entry.value)
+                else:
+                    self._data[key] = entry.value
+                self._expiry.pop(key, None)
+                if entry.ttl is not None:
+                    self._expiry[key] = time.monotonic() + entry.ttl
 
     @contextmanager
     def lock(self, key: str, timeout: float = 10.0) -> Iterator[None]:

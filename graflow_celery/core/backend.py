@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from graflow_celery.core.steps import Applied, BranchOutcome, NewStep, RunStatus, Step, StepStart, Transition
 
 if TYPE_CHECKING:
+    from graflow_celery.channels.base import Channel, ChannelEntry
     from graflow_celery.core.context import ExecutionContext
     from graflow_celery.core.engine import WorkflowEngine
+    from graflow_celery.core.run_state import RunState
 
 
 class RunStore(Protocol):
@@ -39,6 +41,14 @@ class RunStore(Protocol):
     def hand_off(self, step_id: str, token: str) -> str:
         """Mark a frontier step as waiting for a hand-off completion; returns the token that the
         completion must carry (the first one given, so a repeated hand-off keeps it)."""
+        ...
+
+    def snapshot(self, channel: Channel) -> tuple[RunState, dict[str, ChannelEntry]]:
+        """The run's state and its channel at one instant (a checkpoint)."""
+        ...
+
+    def restore(self, state: RunState) -> None:
+        """Take over ``state``: a new run from a checkpoint, or this run reopened."""
         ...
 
     def frontier(self, step_ids: list[str] | None = None) -> dict[str, Step]:
@@ -71,11 +81,15 @@ class RunStore(Protocol):
 
 
 class Dispatcher(Protocol):
-    def launch(self, engine: WorkflowEngine, context: ExecutionContext, first: Step) -> None:
-        """Start executing a new run from its first step."""
+    def launch(self, engine: WorkflowEngine, context: ExecutionContext, steps: list[Step]) -> None:
+        """Start executing a run: its first step, or the frontier of a resumed run."""
         ...
 
     def send(self, context: ExecutionContext, steps: list[Step], delay: float = 0.0) -> None: ...
+
+    def stopping(self) -> bool:
+        """A shutdown is under way: running tasks should finish soon (``ctx.should_stop()``)."""
+        ...
 
     def hand_off(self, context: ExecutionContext, step: Step, task: Any, args: list[Any],
                  kwargs: dict[str, Any]) -> bool:

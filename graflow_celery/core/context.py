@@ -24,6 +24,8 @@ DEFAULT_MAX_CYCLES = 100
 
 # Backends register how to build a run here, so that core never imports a backend.
 RunFactory = Callable[..., "ExecutionContext"]
+# Writes a checkpoint of a run: (context, path or None, user metadata) -> (path, metadata).
+Checkpointer = Callable[["ExecutionContext", "str | None", "dict[str, Any] | None"], "tuple[str, Any]"]
 _run_factories: dict[str, RunFactory] = {}
 
 
@@ -55,6 +57,7 @@ class ExecutionContext:
         limits: RunLimits,
         start_node: str | None = None,
         name: str = "workflow",
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         self.name = name
         self.graph = graph
@@ -64,6 +67,8 @@ class ExecutionContext:
         self.serializer = serializer
         self.limits = limits
         self.start_node = start_node
+        self.checkpointer = checkpointer
+        self.resumed = False  # restored from a checkpoint or reopened: start() sends its frontier
 
     @classmethod
     def create(
@@ -107,15 +112,27 @@ class ExecutionContext:
         return self.limits.default_max_cycles
 
     def start(self, engine: WorkflowEngine, start_task_id: str | None = None) -> None:
+        if self.resumed:  # the run goes on from where its state says: every frontier step is sent
+            self.resumed = False
+            if self.store.status() == "running":
+                self.dispatcher.launch(engine, self, sorted(self.store.frontier().values(),
+                                                            key=lambda s: s.number))
+            return
         start = self.graph.resolve_start(start_task_id or self.start_node)
         self.graph.validate()
         first = self.store.create(NewStep(start))
         try:
-            self.dispatcher.launch(engine, self, first)
+            self.dispatcher.launch(engine, self, [first])
         except Exception as exc:
             self.store.fail({"kind": "internal", "message": f"could not start: {describe(exc)}",
                              "task_id": start})
             raise
+
+    def checkpoint(self, path: str | None = None, metadata: dict[str, Any] | None = None) -> tuple[str, Any]:
+        """Write a checkpoint of the run as it is now; returns ``(path, CheckpointMetadata)``."""
+        if self.checkpointer is None:
+            raise ConfigurationError("this run's backend does not take checkpoints")
+        return self.checkpointer(self, path, metadata)
 
     def wait(self, timeout: float | None = None) -> None:
         if not self.store.wait(timeout):

@@ -18,7 +18,7 @@ from graflow_celery.core.composition import Executable, ParallelGroup
 from graflow_celery.core.current import current_graph
 from graflow_celery.core.params import build_call
 from graflow_celery.core.policies import MemberOutcome
-from graflow_celery.core.steps import ROOT_SCOPE, Delivery, NewStep, Step, Transition
+from graflow_celery.core.steps import ROOT_SCOPE, CheckpointRequest, Delivery, NewStep, Step, Transition
 from graflow_celery.core.task import TaskWrapper
 from graflow_celery.core.task_context import TaskContext
 from graflow_celery.errors import (
@@ -34,6 +34,15 @@ if TYPE_CHECKING:
     from graflow_celery.core.context import ExecutionContext
 
 logger = logging.getLogger("graflow_celery.engine")
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The task stopped because a shutdown is under way: nothing is applied and no retry is spent;
+    the step stays on the frontier, to run again when the run is resumed or redelivered."""
+
+    step: Step
+    error: BaseException
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,7 @@ class WorkflowEngine:
 
     # --- one step ---------------------------------------------------------------------------------
 
-    def run_step(self, context: ExecutionContext, step: Step) -> RetryRequest | Dropped | None:
+    def run_step(self, context: ExecutionContext, step: Step) -> RetryRequest | Interrupted | Dropped | None:
         """Run one delivered step and apply its transition, if the run's frontier admits it.
 
         Returns a ``RetryRequest`` when the task failed with retries left (its next attempt is
@@ -70,6 +79,8 @@ class WorkflowEngine:
         decision = self._decide(context, step)
         if decision is None:  # handed off; complete_handoff() finishes the step
             return None
+        if isinstance(decision, Interrupted):
+            return decision
         if isinstance(decision, RetryRequest):
             next_step = context.store.retry(step, decision.delay)
             if next_step is None:  # another delivery of this attempt recorded its outcome first
@@ -131,11 +142,25 @@ class WorkflowEngine:
             # cannot be stored
             failure = self._failed(transition.step, errors_record.task_failure(transition.step.node, exc))
             applied = context.store.apply(failure)
+        if transition.checkpoint is not None and applied.first_time:  # after this step, before the next
+            self._checkpoint(context, transition.checkpoint)
         if applied.ready:  # an outbox exists only when something was made ready
             context.dispatcher.send(context, applied.ready)
             context.store.ack_outbox(transition.step.id)
 
-    def _decide(self, context: ExecutionContext, step: Step) -> Transition | RetryRequest | None:
+    def _checkpoint(self, context: ExecutionContext, request: CheckpointRequest) -> None:
+        """A deferred ``ctx.checkpoint()``. Its transition is applied already, so a checkpoint that
+        cannot be written is logged as an error rather than failing the run."""
+        try:
+            path, _ = context.checkpoint(request.path, request.metadata)
+        except Exception as exc:
+            logger.error("run %s: the checkpoint asked for could not be written: %s", context.run_id,
+                         describe(exc))
+        else:
+            logger.info("run %s: checkpoint written to %s", context.run_id, path)
+
+    def _decide(self, context: ExecutionContext,
+                step: Step) -> Transition | RetryRequest | Interrupted | None:
         if step.number > context.max_steps:
             record = {"kind": "max_steps", "max_steps": context.max_steps, "task_id": step.node,
                       "message": f"max_steps={context.max_steps} reached"}
@@ -157,7 +182,7 @@ class WorkflowEngine:
 
     def _run_task(
         self, context: ExecutionContext, step: Step, task: TaskWrapper
-    ) -> Transition | RetryRequest | None:
+    ) -> Transition | RetryRequest | Interrupted | None:
         max_cycles = task.max_cycles if task.max_cycles is not None else context.default_max_cycles
         tctx = TaskContext(context, step, max_cycles=max_cycles, max_retries=task.max_retries)
         # Reading arguments and handing off talk to the backend: their failures are not the task's.
@@ -173,6 +198,8 @@ class WorkflowEngine:
         except Exception as exc:  # user code: recorded and passed on, never swallowed
             if tctx.requests.cancel is not None or isinstance(exc, WorkflowCancelledError):
                 return self._cancelled(step, tctx.requests.cancel or exception_message(exc))
+            if context.dispatcher.stopping():  # most likely it stopped because it was asked to
+                return Interrupted(step, exc)
             if not isinstance(exc, GraflowError) and step.attempt < task.max_retries:
                 delay = task.retry_policy.delay(step.attempt)
                 logger.info("task %s failed (%s); retry %d/%d in %.2fs", step.node, describe(exc),
@@ -183,7 +210,9 @@ class WorkflowEngine:
             current_graph.reset(token)
         if tctx.requests.cancel is not None:  # cancel_workflow() whose exception the task caught
             return self._cancelled(step, tctx.requests.cancel)
-        return self._flow(context, step, result, tctx, iteration)
+        transition = self._flow(context, step, result, tctx, iteration)
+        transition.checkpoint = tctx.requests.checkpoint
+        return transition
 
     def _arguments(
         self, context: ExecutionContext, step: Step, task: TaskWrapper, tctx: TaskContext

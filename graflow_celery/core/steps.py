@@ -103,6 +103,14 @@ class Delivery:
     skip: bool = False
 
 
+@dataclass(frozen=True)
+class CheckpointRequest:
+    """``ctx.checkpoint(deferred=True)``: taken once the step's transition is applied."""
+
+    path: str | None
+    metadata: dict[str, Any]
+
+
 @dataclass
 class Transition:
     step: Step
@@ -114,6 +122,7 @@ class Transition:
     deliver: list[Delivery] = field(default_factory=list)
     launch: list[str] | None = None  # a group step: entry node of each member branch
     new_nodes: list[Any] = field(default_factory=list)  # nodes added at run time
+    checkpoint: CheckpointRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -139,3 +148,4 @@ class BranchOutcome:
     success: bool
     error_message: str | None
     result: bytes | None
+    error_step: Step | None = None  # the branch's first failed step (to run it again on resume)

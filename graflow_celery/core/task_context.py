@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from graflow_celery.channels.typed import TypedChannel
 from graflow_celery.core.composition import Executable
+from graflow_celery.core.steps import CheckpointRequest
 from graflow_celery.errors import CycleLimitExceededError, WorkflowCancelledError
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class ControlRequests:
     iteration: Any = _NO_DATA
     terminate: str | None = None
     cancel: str | None = None
+    checkpoint: CheckpointRequest | None = None
 
     @property
     def iterate(self) -> bool:
@@ -87,6 +89,24 @@ class TaskContext:
     def terminate_workflow(self, message: str = "") -> None:
         """End the whole run normally once this task returns; nothing more is queued."""
         self.requests.terminate = message
+
+    def checkpoint(self, metadata: dict[str, Any] | None = None, *, path: str | None = None,
+                   deferred: bool = True) -> tuple[str, Any] | None:
+        """Checkpoint the run. Deferred (the default): taken after this task completes and before
+        its successors run; returns None. Immediate: taken now, so a resumed run runs this task
+        again; returns ``(path, CheckpointMetadata)``."""
+        enriched = {"task_id": self.task_id, "cycle_count": self.cycle_count,
+                    "mode": "deferred" if deferred else "immediate", **(metadata or {})}
+        if deferred:
+            self.requests.checkpoint = CheckpointRequest(path, enriched)
+            return None
+        return self.execution_context.checkpoint(path, enriched)
+
+    def should_stop(self) -> bool:
+        """A shutdown is under way (SIGINT/SIGTERM in process, a warm shutdown of the Celery
+        worker): a long task should return or raise soon. If it raises now, its step runs again
+        when the run goes on, without spending a retry."""
+        return self.execution_context.dispatcher.stopping()
 
     def cancel_workflow(self, message: str = "") -> None:
         """End the whole run as CANCELLED now; this task does not complete."""

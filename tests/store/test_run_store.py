@@ -9,12 +9,12 @@ import uuid
 import pytest
 import redis
 
-from graflow_celery.backends.celery.graph_codec import GraphCodec
 from graflow_celery.backends.celery.scripts import Scripts
 from graflow_celery.backends.celery.store import RedisRunStore
-from graflow_celery.backends.memory_store import MemoryRunStore
+from graflow_celery.backends.memory.store import MemoryRunStore
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import Delivery, NewStep, Step, Transition
+from graflow_celery.graph_codec import GraphCodec
 
 
 @pytest.fixture(params=["memory", "redis"])

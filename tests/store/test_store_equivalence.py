@@ -11,12 +11,12 @@ import uuid
 import pytest
 import redis
 
-from graflow_celery.backends.celery.graph_codec import GraphCodec
 from graflow_celery.backends.celery.scripts import Scripts
 from graflow_celery.backends.celery.store import RedisRunStore
-from graflow_celery.backends.memory_store import MemoryRunStore
+from graflow_celery.backends.memory.store import MemoryRunStore
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import Delivery, NewStep, Step, Transition
+from graflow_celery.graph_codec import GraphCodec
 
 JOINS = {"J1": ("p1", "p2"), "J2": ("p1", "p2", "p3")}
 ERROR = {"kind": "task", "type": "ValueError", "message": "boom", "task_id": "x"}
@@ -90,6 +90,7 @@ def test_memory_store_and_lua_script_agree(client, seed):
     assert (memory.status(), (memory.error() or {}).get("kind"), memory.progress()) == (
         lua.status(), (lua.error() or {}).get("kind"), lua.progress())
     assert memory.frontier() == lua.frontier()
+    assert memory.snapshot() == lua.snapshot()
     for step in [*pending, *(t.step for t in applied), Step("999", "a")]:
         assert memory.begin(step) == lua.begin(step), step
     for barrier in barriers:

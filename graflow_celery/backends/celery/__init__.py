@@ -7,7 +7,7 @@ from celery import Celery
 from graflow_celery.backends.celery import handoff, worker
 from graflow_celery.backends.celery.run import WorkflowRun, celery_run, submit
 from graflow_celery.backends.celery.runtime import Runtime
-from graflow_celery.backends.celery.task_step import CeleryTaskStep, from_celery
+from graflow_celery.celery_task_step import CeleryTaskStep, from_celery
 from graflow_celery.core.context import register_run_factory
 from graflow_celery.errors import ConfigurationError
 

@@ -10,7 +10,8 @@ import redis
 
 from graflow_celery.backends.celery.keys import RunKeys
 from graflow_celery.backends.celery.scripts import Scripts
-from graflow_celery.channels.base import check_amount, check_number
+from graflow_celery.backends.celery.state_codec import decode_snapshot
+from graflow_celery.channels.base import ChannelEntry, check_amount, check_number
 from graflow_celery.errors import WorkflowRuntimeError
 from graflow_celery.serialization import Serializer
 
@@ -120,6 +121,27 @@ class RedisChannel:
                     return new
                 except redis.WatchError:
                     continue
+
+    def export(self) -> dict[str, ChannelEntry]:
+        k = self._keys
+        return decode_snapshot(self._scripts.snapshot_run(k.snapshot_keys(), k.channel_prefix))[3]
+
+    def load(self, entries: dict[str, ChannelEntry]) -> None:
+        pipe = self._r.pipeline(transaction=True)
+        for key, entry in entries.items():
+            full_key = self._k(key)
+            pipe.delete(full_key)
+            if isinstance(entry.value, list):
+                if entry.value:
+                    pipe.rpush(full_key, *entry.value)
+            else:
+                pipe.set(full_key, entry.value)
+            if entry.ttl is not None:
+                pipe.pexpire(full_key, max(int(entry.ttl * 1000), 1))
+            else:
+                pipe.expire(full_key, self._ttl)
+            self._index(pipe, key)
+        pipe.execute()
 
     @contextmanager
     def lock(self, key: str, timeout: float = 10.0) -> Iterator[None]:

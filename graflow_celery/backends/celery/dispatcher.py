@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
+from celery.worker import state as worker_state
 
 from graflow_celery.core.steps import Step
 from graflow_celery.core.task import TaskWrapper
@@ -59,8 +60,13 @@ class CeleryDispatcher:
         )
         return True
 
-    def launch(self, engine: WorkflowEngine, context: ExecutionContext, first: Step) -> None:
-        self.send(context, [first])
+    def stopping(self) -> bool:
+        """The worker this runs in is shutting down (warm shutdown; in a prefork pool this is seen
+        by the main process only, so a task in a child finishes as usual)."""
+        return bool(worker_state.should_stop or worker_state.should_terminate)
+
+    def launch(self, engine: WorkflowEngine, context: ExecutionContext, steps: list[Step]) -> None:
+        self.send(context, steps)
 
     def send(self, context: ExecutionContext, steps: list[Step], delay: float = 0.0) -> None:
         """Publish one message per step. Past ``FANOUT`` steps (a wide group), the rest goes out as

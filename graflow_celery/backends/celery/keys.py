@@ -93,11 +93,20 @@ class RunKeys:
     def channel_index(self) -> str:  # set: user channel keys ever written
         return f"{self.base}:chkeys"
 
+    @property
+    def channel_prefix(self) -> str:  # every channel key is this plus the user's key
+        return f"{self.base}:ch:"
+
     def channel_key(self, key: str) -> str:
         return f"{self.base}:ch:{check_channel_key(key)}"
 
     def lock_key(self, key: str) -> str:
         return f"{self.base}:lock:{check_channel_key(key)}"
+
+    def snapshot_keys(self) -> list[str]:
+        """The keys ``lua/snapshot_run.lua`` reads, in its KEYS order."""
+        return [self.meta, self.applied, self.results, self.scopes, self.tokens, self.barriers,
+                self.dynamic, self.graph, self.frontier, self.channel_index]
 
     def state_keys(self) -> list[str]:
         """The keys the apply script touches or keeps alive, in its KEYS order."""

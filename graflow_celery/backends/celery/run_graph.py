@@ -6,11 +6,11 @@ import json
 
 import redis
 
-from graflow_celery.backends.celery.graph_codec import GraphCodec
 from graflow_celery.backends.celery.keys import RunKeys
 from graflow_celery.core.composition import Executable
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.errors import GraphDefinitionError
+from graflow_celery.graph_codec import GraphCodec
 
 
 class RunGraph:

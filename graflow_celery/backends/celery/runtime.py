@@ -13,7 +13,6 @@ from celery import Celery
 
 from graflow_celery.backends.celery.channel import RedisChannel
 from graflow_celery.backends.celery.dispatcher import CeleryDispatcher
-from graflow_celery.backends.celery.graph_codec import GraphCodec
 from graflow_celery.backends.celery.keys import RunKeys, check_run_id
 from graflow_celery.backends.celery.run_graph import RunGraph
 from graflow_celery.backends.celery.scripts import Scripts
@@ -22,6 +21,7 @@ from graflow_celery.backends.celery.store import RedisRunStore
 from graflow_celery.core.context import ExecutionContext, RunLimits
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.errors import ConfigurationError
+from graflow_celery.graph_codec import GraphCodec
 from graflow_celery.serialization import Serializer, SignedPickleSerializer, TaggedJSONSerializer
 
 _GRAPH_CACHE_SIZE = 256

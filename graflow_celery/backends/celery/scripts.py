@@ -20,6 +20,7 @@ class Scripts:
         self._end_run = client.register_script(_source("end_run"))
         self._channel_get = client.register_script(_source("channel_get"))
         self._retry_step = client.register_script(_source("retry_step"))
+        self._snapshot_run = client.register_script(_source("snapshot_run"))
 
     def apply_transition(
         self, keys: list[str], transition_json: str, result: bytes, ttl: int, done_channel: str
@@ -35,6 +36,9 @@ class Scripts:
                    eta: float) -> bytes | None:
         found: Any = self._retry_step(keys=[frontier_key, outbox_key], args=[step_id, attempt, eta])
         return found or None
+
+    def snapshot_run(self, keys: list[str], channel_prefix: str) -> list[Any]:
+        return self._snapshot_run(keys=keys, args=[channel_prefix])  # type: ignore[no-any-return]
 
     def channel_get(self, keys: list[str]) -> list[list[bytes]]:
         """Per key: [] if missing, [b"v", value], or [b"l", item, ...] for a list."""

@@ -10,7 +10,10 @@ import redis
 
 from graflow_celery.backends.celery.keys import RunKeys
 from graflow_celery.backends.celery.scripts import Scripts
+from graflow_celery.backends.celery.state_codec import decode_snapshot, write_state
+from graflow_celery.channels.base import ChannelEntry
 from graflow_celery.core.errors_record import short_message, storable
+from graflow_celery.core.run_state import RunState
 from graflow_celery.core.steps import (
     FINISHED,
     Applied,
@@ -103,6 +106,34 @@ class RedisRunStore:
         )
         return Applied(first, _steps(ready))
 
+    def snapshot_all(self) -> tuple[RunState, bytes | None, dict[str, bytes], dict[str, ChannelEntry]]:
+        """The run at one instant: state, graph JSON, nodes added at run time, channel."""
+        k = self.keys
+        return decode_snapshot(self._scripts.snapshot_run(k.snapshot_keys(), k.channel_prefix))
+
+    def snapshot(self, channel: object = None) -> tuple[RunState, dict[str, ChannelEntry]]:
+        """The state and the channel at one instant (the channel is read from this run's keys)."""
+        state, _, _, entries = self.snapshot_all()
+        return state, entries
+
+    def restore(self, state: RunState, expected_status: str | None = None) -> None:
+        """Replace the run's counting state with ``state`` (one MULTI). ``expected_status``: only
+        if the run still has that status (else ``ConfigurationError``)."""
+        with self._r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(self.keys.meta)
+                    status = pipe.hget(self.keys.meta, "status")
+                    if expected_status is not None and (status or b"").decode() != expected_status:
+                        raise ConfigurationError(
+                            f"run {self.run_id} is {(status or b'missing').decode()}, not {expected_status}")
+                    pipe.multi()
+                    write_state(pipe, self.keys, state, self.ttl)
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue
+
     def ack_outbox(self, step_id: str, retry: bool = False) -> None:
         self._r.hdel(self.keys.outbox, f"{step_id}|retry" if retry else step_id)
 
@@ -171,12 +202,14 @@ class RedisRunStore:
     def branch_outcomes(self, group_step_id: str) -> list[BranchOutcome]:
         g = group_step_id
         count = int(self._r.hget(self.keys.barriers, f"{g}|n") or 0)
-        fields = [f"{g}|{kind}|{i}" for i in range(count) for kind in ("ok", "err", "res")]
+        kinds = ("ok", "err", "res", "errstep")
+        fields = [f"{g}|{kind}|{i}" for i in range(count) for kind in kinds]
         values = self._r.hmget(self.keys.barriers, fields) if fields else []
         outcomes = []
         for i in range(count):
-            ok, err, res = values[3 * i: 3 * i + 3]
-            outcomes.append(BranchOutcome(ok == b"1", err.decode() if err else None, res or None))
+            ok, err, res, errstep = values[len(kinds) * i: len(kinds) * (i + 1)]
+            outcomes.append(BranchOutcome(ok == b"1", err.decode() if err else None, res or None,
+                                          Step.from_dict(json.loads(errstep)) if errstep else None))
         return outcomes
 
     def progress(self) -> tuple[int, int]:

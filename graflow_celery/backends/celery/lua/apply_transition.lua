@@ -1,14 +1,17 @@
 -- Apply one step's transition, atomically and at most once per step id.
 -- The engine decided everything; this script only counts, as the transition says.
 --
--- KEYS[1] meta      hash   status, error, seq, applied_n, last_result
+-- KEYS[1] meta      hash   status, error, seq, applied_n, last_result, failed_step
 -- KEYS[2] applied   set    step ids already applied
 -- KEYS[3] outbox    hash   step id -> JSON list of ready steps not yet acknowledged as sent
 --                          ("<id>|retry": the step's next attempt, until sent)
 -- KEYS[4] results   hash   node id -> serialized result
--- KEYS[5] scopes    hash   "<scope>|n" in-flight count, "<scope>|last" result, "<scope>|err"
--- KEYS[6] tokens    hash   "<node>|<src>" -> tokens on that join edge, oldest first: "1" real, "0" skip
--- KEYS[7] barriers  hash   "<group step>|n|done|node|scope", "<group step>|ok|<i>", "|err|<i>", "|res|<i>"
+-- KEYS[5] scopes    hash   "<scope>|n" in-flight count, "<scope>|last" result, "<scope>|err",
+--                          "<scope>|errstep" the scope's first failed step
+-- KEYS[6] tokens    hash   "<len(node)>:<node>|<src>" -> tokens on that join edge, oldest first:
+--                          "1" real, "0" skip (the length makes node ids with "|" unambiguous)
+-- KEYS[7] barriers  hash   "<group step>|n|done|node|scope", "<group step>|ok|<i>", "|err|<i>",
+--                          "|res|<i>", "|errstep|<i>"
 -- KEYS[8] dynamic   hash   node id -> spec of a node added at run time
 -- KEYS[9] graph, KEYS[10] channel index: only kept alive (their TTL is refreshed with the rest)
 -- KEYS[11] frontier hash   step id -> JSON of a step made ready and not yet applied
@@ -46,7 +49,9 @@ if t.kind == 'completed' then
   redis.call('HSET', meta, 'last_result', ARGV[2])
   redis.call('HSET', scopes, scope .. '|last', ARGV[2])
 elseif t.kind == 'failed' and t.branch_error ~= cjson.null and t.branch_error ~= nil then
-  redis.call('HSETNX', scopes, scope .. '|err', t.branch_error)
+  if redis.call('HSETNX', scopes, scope .. '|err', t.branch_error) == 1 then
+    redis.call('HSET', scopes, scope .. '|errstep', cjson.encode(step))
+  end
 end
 for node_id, spec in pairs(t.new_nodes or {}) do
   redis.call('HSETNX', dynamic, node_id, spec)
@@ -64,6 +69,7 @@ if t.run_end ~= cjson.null and t.run_end ~= nil and status == 'running' then
     finish('completed', nil)
   else
     finish(t.run_end, t.error)
+    if t.run_end == 'failed' then redis.call('HSET', meta, 'failed_step', cjson.encode(step)) end
   end
 end
 
@@ -81,19 +87,20 @@ if status == 'running' then
     alloc(n.node, scope, n.phase, n.cycle, n.data, '')
   end
   for _, d in ipairs(t.deliver) do
-    local field = d.node .. '|' .. d.src
-    redis.call('HSET', tokens, field, (redis.call('HGET', tokens, field) or '') .. (d.skip and '0' or '1'))
+    local edge = string.len(d.node) .. ':' .. d.node .. '|'
+    redis.call('HSET', tokens, edge .. d.src, (redis.call('HGET', tokens, edge .. d.src) or '') ..
+               (d.skip and '0' or '1'))
     local queued = {}
     local all = true
     for i, src in ipairs(d.required) do
-      queued[i] = redis.call('HGET', tokens, d.node .. '|' .. src) or ''
+      queued[i] = redis.call('HGET', tokens, edge .. src) or ''
       if queued[i] == '' then all = false break end
     end
     if all then  -- take the oldest token of every edge: run if all were real, else skip
       local real = true
       for i, src in ipairs(d.required) do
         if string.sub(queued[i], 1, 1) == '0' then real = false end
-        redis.call('HSET', tokens, d.node .. '|' .. src, string.sub(queued[i], 2))
+        redis.call('HSET', tokens, edge .. src, string.sub(queued[i], 2))
       end
       alloc(d.node, scope, real and 'run' or 'skip')
     end
@@ -120,9 +127,12 @@ if status == 'running' then
       local err = redis.call('HGET', scopes, scope .. '|err')
       local last = redis.call('HGET', scopes, scope .. '|last')
       redis.call('HSET', barriers, g .. '|ok|' .. index, err and '0' or '1')
-      if err then redis.call('HSET', barriers, g .. '|err|' .. index, err) end
+      if err then
+        redis.call('HSET', barriers, g .. '|err|' .. index, err,
+                   g .. '|errstep|' .. index, redis.call('HGET', scopes, scope .. '|errstep'))
+      end
       if last then redis.call('HSET', barriers, g .. '|res|' .. index, last) end
-      redis.call('HDEL', scopes, scope .. '|n', scope .. '|err', scope .. '|last')
+      redis.call('HDEL', scopes, scope .. '|n', scope .. '|err', scope .. '|last', scope .. '|errstep')
       local done = redis.call('HINCRBY', barriers, g .. '|done', 1)
       if done == tonumber(redis.call('HGET', barriers, g .. '|n')) then
         alloc(redis.call('HGET', barriers, g .. '|node'), redis.call('HGET', barriers, g .. '|scope'),

@@ -14,7 +14,7 @@ from typing import Any
 
 from celery import current_app
 
-from graflow_celery.backends.celery.task_step import CeleryTaskStep
+from graflow_celery.celery_task_step import CeleryTaskStep
 from graflow_celery.core.composition import Executable, ParallelGroup
 from graflow_celery.core.engine import all_nodes
 from graflow_celery.core.graph import TaskGraph

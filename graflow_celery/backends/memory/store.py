@@ -6,14 +6,15 @@ store tests and the contract suite run on both so the two cannot drift apart.
 
 from __future__ import annotations
 
+import copy
 import threading
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
+from graflow_celery.channels.base import Channel, ChannelEntry
 from graflow_celery.core.engine import all_nodes
 from graflow_celery.core.errors_record import short_message
 from graflow_celery.core.graph import TaskGraph
+from graflow_celery.core.run_state import BarrierState, RunState, ScopeState, new_run_state
 from graflow_celery.core.steps import (
     FINISHED,
     ROOT_SCOPE,
@@ -30,45 +31,19 @@ from graflow_celery.core.task import TaskWrapper
 from graflow_celery.serialization import Serializer
 
 
-@dataclass
-class _Barrier:
-    node: str
-    scope: str  # the scope the group step itself runs in
-    outcomes: list[BranchOutcome | None]
-    done: int = 0
-
-
-@dataclass
-class _Scope:
-    inflight: int = 0
-    last_result: bytes | None = None
-    error: str | None = None
-
-
-@dataclass
-class _State:
-    status: RunStatus = "pending"
-    error: dict[str, Any] | None = None
-    seq: int = 0
-    applied: set[str] = field(default_factory=set)
-    frontier: dict[str, Step] = field(default_factory=dict)  # made ready, not yet applied
-    handoffs: dict[str, str] = field(default_factory=dict)  # step id -> token of its hand-off
-    outbox: dict[str, list[Step]] = field(default_factory=dict)
-    retries: dict[str, tuple[Step, float]] = field(default_factory=dict)  # retry outbox
-    results: dict[str, bytes] = field(default_factory=dict)
-    last_result: bytes | None = None
-    tokens: dict[str, dict[str, deque[bool]]] = field(default_factory=dict)  # node -> src -> real?
-    scopes: dict[str, _Scope] = field(default_factory=dict)
-    barriers: dict[str, _Barrier] = field(default_factory=dict)
-
-
 class MemoryRunStore:
-    def __init__(self, run_id: str, graph: TaskGraph, serializer: Serializer | None = None) -> None:
+    def __init__(self, run_id: str, graph: TaskGraph, serializer: Serializer | None = None,
+                 lock: threading.RLock | None = None) -> None:
         self.run_id = run_id
         self._graph = graph  # the run's own copy: nodes added at run time go here
         self._serializer = serializer  # checks bound arguments of nodes added at run time
-        self._s = _State()
-        self._lock = threading.Lock()
+        self._s = RunState()
+        # Transient, not part of a checkpoint: what an earlier delivery may not have sent yet.
+        self._handoffs: dict[str, str] = {}  # step id -> token of its hand-off
+        self._outbox: dict[str, list[Step]] = {}
+        self._retries: dict[str, tuple[Step, float]] = {}  # retry outbox
+        # Shared with the run's channel, so that a snapshot holds both at one instant.
+        self._lock = lock or threading.RLock()
         self._finished = threading.Event()
 
     def _alloc(self, new: NewStep, scope: str, barrier: str = "") -> Step:
@@ -85,17 +60,17 @@ class MemoryRunStore:
     # --- lifecycle ---------------------------------------------------------------------------------
 
     def create(self, first: NewStep) -> Step:
+        step = Step("1", first.node)
         with self._lock:
-            self._s.status = "running"
-            self._s.scopes[ROOT_SCOPE] = _Scope(inflight=1)
-            return self._alloc(first, ROOT_SCOPE)
+            self._s = new_run_state(step)
+        return step
 
     def begin(self, step: Step) -> StepStart:
         s = self._s
         with self._lock:
-            outbox = s.outbox.get(step.id)
+            outbox = self._outbox.get(step.id)
             return StepStart(s.status, step.id in s.applied, list(outbox) if outbox else None,
-                             s.frontier.get(step.id), s.retries.get(step.id), s.handoffs.get(step.id))
+                             s.frontier.get(step.id), self._retries.get(step.id), self._handoffs.get(step.id))
 
     def apply(self, t: Transition) -> Applied:
         s = self._s
@@ -107,13 +82,13 @@ class MemoryRunStore:
                         node.dump_bound(self._serializer)
         with self._lock:
             if step.id in s.applied:
-                return Applied(False, list(s.outbox.get(step.id, [])))
+                return Applied(False, list(self._outbox.get(step.id, [])))
             if step.id not in s.frontier or s.status != "running":
                 return Applied(False, [])  # not a step of this run, or a straggler after its end
             s.applied.add(step.id)
             del s.frontier[step.id]
-            s.handoffs.pop(step.id, None)
-            s.retries.pop(step.id, None)
+            self._handoffs.pop(step.id, None)
+            self._retries.pop(step.id, None)
             scope = s.scopes[step.scope]
             if t.kind == "completed":
                 s.results[step.node] = t.result or b"null"
@@ -121,6 +96,7 @@ class MemoryRunStore:
                 scope.last_result = t.result
             elif t.kind == "failed" and t.error is not None and scope.error is None:
                 scope.error = short_message(t.error)
+                scope.error_step = step
             for executable in t.new_nodes:
                 for node, owner in all_nodes(executable):
                     if node.task_id in self._graph:  # an id already in the run: the first one stays
@@ -131,28 +107,36 @@ class MemoryRunStore:
             if t.run_end is not None and s.status == "running":
                 self._finish("completed" if t.run_end == "terminated" else t.run_end,
                              None if t.run_end == "terminated" else t.error)
+                if t.run_end == "failed":
+                    s.failed_step = step
             ready: list[Step] = []
             if s.status == "running":
                 ready += [self._alloc(n, step.scope) for n in t.enqueue]
                 for d in t.deliver:
                     tokens = s.tokens.setdefault(d.node, {})
-                    tokens.setdefault(d.src, deque()).append(not d.skip)
+                    tokens[d.src] = tokens.get(d.src, "") + ("0" if d.skip else "1")
                     if all(tokens.get(src) for src in d.required):
-                        real = all([tokens[src].popleft() for src in d.required])
+                        real = all(tokens[src][0] == "1" for src in d.required)
+                        for src in d.required:
+                            tokens[src] = tokens[src][1:]
+                            if not tokens[src]:
+                                del tokens[src]
+                        if not tokens:
+                            del s.tokens[d.node]
                         phase: StepPhase = "run" if real else "skip"
                         ready.append(self._alloc(NewStep(d.node, phase=phase), step.scope))
                 scope.inflight += len(ready) - (0 if t.launch else 1)
                 if t.launch:
-                    s.barriers[step.id] = _Barrier(step.node, step.scope, [None] * len(t.launch))
+                    s.barriers[step.id] = BarrierState(step.node, step.scope, [None] * len(t.launch))
                     for i, entry in enumerate(t.launch):
                         branch = f"{step.id}/{i}"
-                        s.scopes[branch] = _Scope(inflight=1)
+                        s.scopes[branch] = ScopeState(inflight=1)
                         ready.append(self._alloc(NewStep(entry), branch))
                 judge = self._scope_finished(step.scope)
                 if judge is not None:
                     ready.append(judge)
             if ready:
-                s.outbox[step.id] = ready
+                self._outbox[step.id] = ready
             return Applied(True, list(ready))
 
     def _scope_finished(self, scope_id: str) -> Step | None:
@@ -167,16 +151,32 @@ class MemoryRunStore:
             return None
         group_step, _, index = scope_id.rpartition("/")
         barrier = s.barriers[group_step]
-        barrier.outcomes[int(index)] = BranchOutcome(scope.error is None, scope.error, scope.last_result)
-        barrier.done += 1
+        barrier.outcomes[int(index)] = BranchOutcome(scope.error is None, scope.error, scope.last_result,
+                                                     scope.error_step)
         del s.scopes[scope_id]
         if barrier.done < len(barrier.outcomes):
             return None
         return self._alloc(NewStep(barrier.node, phase="judge"), barrier.scope, barrier=group_step)
 
+    def snapshot(self, channel: Channel | None = None) -> tuple[RunState, dict[str, ChannelEntry]]:
+        with self._lock:
+            return copy.deepcopy(self._s), (channel.export() if channel is not None else {})
+
+    def restore(self, state: RunState) -> None:
+        """Take over a run's state: a new run from a checkpoint, or this run reopened."""
+        with self._lock:
+            self._s = copy.deepcopy(state)
+            self._outbox.clear()
+            self._retries.clear()
+            self._handoffs.clear()
+            if state.status in FINISHED:
+                self._finished.set()
+            else:
+                self._finished.clear()
+
     def ack_outbox(self, step_id: str, retry: bool = False) -> None:
         with self._lock:
-            (self._s.retries if retry else self._s.outbox).pop(step_id, None)
+            (self._retries if retry else self._outbox).pop(step_id, None)
 
     def retry(self, step: Step, delay: float) -> Step | None:
         s = self._s
@@ -185,12 +185,12 @@ class MemoryRunStore:
             if entry is None or entry.attempt != step.attempt:
                 return None
             s.frontier[step.id] = next_step = entry.next_attempt()
-            s.retries[step.id] = (next_step, delay)
+            self._retries[step.id] = (next_step, delay)
             return next_step
 
     def hand_off(self, step_id: str, token: str) -> str:
         with self._lock:
-            return self._s.handoffs.setdefault(step_id, token)
+            return self._handoffs.setdefault(step_id, token)
 
     def frontier(self, step_ids: list[str] | None = None) -> dict[str, Step]:
         with self._lock:
