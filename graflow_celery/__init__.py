@@ -3,14 +3,17 @@ policies) that run in-process or on ordinary Celery workers over Redis."""
 
 import logging
 
-from graflow_celery.backends import memory as _memory_backend  # noqa: F401 - registers "memory"
 from graflow_celery.backends.celery import (  # also registers the "celery" backend
     WorkflowRun,
     from_celery,
     install,
+    resume,
     submit,
 )
+from graflow_celery.backends.memory import MemoryBackend  # also registers the "memory" backend
 from graflow_celery.channels import Channel, MemoryChannel, TypedChannel
+from graflow_celery.checkpoint_manager import CheckpointManager
+from graflow_celery.checkpoints import Checkpoint, CheckpointMetadata
 from graflow_celery.core.composition import Chain, Executable, ParallelGroup, chain, parallel
 from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.engine import WorkflowEngine
@@ -29,6 +32,7 @@ from graflow_celery.core.task_context import TaskContext, TaskExecutionContext
 from graflow_celery.core.workflow import WorkflowContext, workflow
 from graflow_celery.errors import (
     BoundArgumentError,
+    CheckpointError,
     ConfigurationError,
     CycleLimitExceededError,
     DuplicateTaskError,
@@ -42,6 +46,7 @@ from graflow_celery.errors import (
     SerializationError,
     TaskError,
     WorkflowCancelledError,
+    WorkflowInterruptedError,
     WorkflowRuntimeError,
     WorkflowTimeoutError,
 )
@@ -57,6 +62,10 @@ __all__ = [
     "BoundArgumentError",
     "Chain",
     "Channel",
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointManager",
+    "CheckpointMetadata",
     "ConfigurationError",
     "CriticalGroupPolicy",
     "CycleLimitExceededError",
@@ -69,6 +78,7 @@ __all__ = [
     "InvalidRunIdError",
     "MaxStepsExceededError",
     "MemberOutcome",
+    "MemoryBackend",
     "MemoryChannel",
     "NotImportableError",
     "ParallelGroup",
@@ -88,6 +98,7 @@ __all__ = [
     "WorkflowCancelledError",
     "WorkflowContext",
     "WorkflowEngine",
+    "WorkflowInterruptedError",
     "WorkflowRun",
     "WorkflowRuntimeError",
     "WorkflowTimeoutError",
@@ -96,6 +107,7 @@ __all__ = [
     "install",
     "parallel",
     "register_type",
+    "resume",
     "submit",
     "task",
     "workflow",

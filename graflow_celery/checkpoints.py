@@ -193,19 +193,23 @@ class Checkpoint:
                 f"cannot rebuild the checkpoint's graph: {type(exc).__name__}: {exc}") from exc
 
 
-def capture(context: ExecutionContext, graph: dict[str, Any], *, path: str | None = None,
-            metadata: dict[str, Any] | None = None, backend: str) -> tuple[str, CheckpointMetadata]:
-    """Snapshot a live run (atomically, by its store) and write the document; returns its path."""
-    state, channel = context.store.snapshot(context.channel)
+def save(checkpoint: Checkpoint, path: str | None) -> tuple[str, CheckpointMetadata]:
+    """Write a checkpoint (by default to ``checkpoints/<run id>/<checkpoint id>.json``)."""
+    info = checkpoint.metadata
+    target = path or os.path.join("checkpoints", info.session_id, f"{info.checkpoint_id}.json")
+    return checkpoint.save(target), info
+
+
+def take(context: ExecutionContext, graph: dict[str, Any], state: RunState,
+         channel: dict[str, ChannelEntry], *, metadata: dict[str, Any] | None = None,
+         backend: str) -> Checkpoint:
+    """A ``Checkpoint`` of a run from a snapshot of it (taken atomically by its store)."""
     created = dt.datetime.now(dt.UTC)
     info = CheckpointMetadata(
         checkpoint_id=f"{context.run_id}-{state.seq}-{int(time.time() * 1000)}",
         session_id=context.run_id, created_at=created.isoformat(), steps=len(state.applied),
         start_node=context.start_node, backend={"name": backend}, user_metadata=dict(metadata or {}))
-    checkpoint = Checkpoint(info, context.name, context.limits, context.serializer.name, graph, state,
-                            channel)
-    target = path or os.path.join("checkpoints", context.run_id, f"{info.checkpoint_id}.json")
-    return checkpoint.save(target), info
+    return Checkpoint(info, context.name, context.limits, context.serializer.name, graph, state, channel)
 
 
 def encode_graph(graph: TaskGraph, name: str, serializer: Serializer) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from graflow_celery.core import errors_record
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import NewStep
-from graflow_celery.errors import ConfigurationError, WorkflowTimeoutError
+from graflow_celery.errors import ConfigurationError, GraflowError, WorkflowTimeoutError
 from graflow_celery.redact import describe
 from graflow_celery.serialization import Serializer
 
@@ -69,6 +69,7 @@ class ExecutionContext:
         self.start_node = start_node
         self.checkpointer = checkpointer
         self.resumed = False  # restored from a checkpoint or reopened: start() sends its frontier
+        self.failure_checkpoint: Any = None  # in process: the failed run, to resume once fixed
 
     @classmethod
     def create(
@@ -143,8 +144,14 @@ class ExecutionContext:
         return self.store.status()
 
     def final_result(self) -> Any:
-        """The last completed task's result, or the run's error raised."""
-        return final_result(self.store, self.serializer)
+        """The last completed task's result, or the run's error raised (carrying, in process, a
+        ``checkpoint`` of the failed run to resume once the code is fixed)."""
+        try:
+            return final_result(self.store, self.serializer)
+        except GraflowError as exc:
+            if self.failure_checkpoint is not None:
+                exc.checkpoint = self.failure_checkpoint  # type: ignore[attr-defined]
+            raise
 
     # --- data ---------------------------------------------------------------------------------------
 

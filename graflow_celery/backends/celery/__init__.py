@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Celery
 
 from graflow_celery.backends.celery import handoff, worker
-from graflow_celery.backends.celery.run import WorkflowRun, celery_run, submit
+from graflow_celery.backends.celery.run import WorkflowRun, celery_run, resume, submit
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.celery_task_step import CeleryTaskStep, from_celery
 from graflow_celery.core.context import register_run_factory
@@ -25,4 +25,4 @@ def install(app: Celery, **settings: object) -> Celery:
     return app
 
 
-__all__ = ["CeleryTaskStep", "WorkflowRun", "from_celery", "handoff", "install", "submit"]
+__all__ = ["CeleryTaskStep", "WorkflowRun", "from_celery", "handoff", "install", "resume", "submit"]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
 from celery import Celery, current_app
 
 from graflow_celery.backends.celery.dispatcher import message_id
+from graflow_celery.backends.celery.keys import RUN_ID_PATTERN
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.backends.celery.store import RedisRunStore
 from graflow_celery.backends.celery.worker import RETRYABLE
+from graflow_celery.checkpoints import Checkpoint, save
 from graflow_celery.core.context import (
     DEFAULT_MAX_CYCLES,
     DEFAULT_MAX_STEPS,
@@ -21,6 +24,7 @@ from graflow_celery.core.context import (
 )
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.graph import TaskGraph
+from graflow_celery.core.run_state import reopen
 from graflow_celery.core.workflow import WorkflowContext, registry
 from graflow_celery.errors import ConfigurationError, WorkflowTimeoutError
 from graflow_celery.redact import describe, redact
@@ -101,6 +105,38 @@ class WorkflowRun:
             self.app.control.revoke(pending)
         return True
 
+    # --- durability ------------------------------------------------------------------------------------
+
+    def checkpoint(self, path: str | None = None, metadata: dict[str, Any] | None = None) -> str:
+        """Write a consistent snapshot of the run - taken atomically while it goes on - as a
+        checkpoint document; returns its path. ``graflow_celery.resume(path)`` continues it on
+        Celery, ``CheckpointManager.resume_from_checkpoint(path)`` in process."""
+        written, _ = save(self._runtime.take_checkpoint(self.id, metadata), path)
+        return written
+
+    def resume(self) -> WorkflowRun:
+        """Continue this failed run after its code was fixed: the step that failed it (for a
+        group: the members that failed) runs again with fresh retries; completed results stay;
+        the group is judged again. Workers must have the fixed code."""
+        state, _ = self._store.snapshot()
+        self._store.restore(reopen(state), expected_status="failed")
+        self.recover()
+        return self
+
+    def recover(self) -> int:
+        """Send again every step on the run's frontier, for instance after the broker lost
+        messages (a flushed queue, a Redis failover). Always safe: a step that is delivered
+        twice is applied once. Returns how many steps were sent."""
+        if self.status() != "running":
+            return 0
+        context = self._runtime.context_for(self.id)
+        if context is None:
+            return 0
+        steps = sorted(self._store.frontier().values(), key=lambda s: s.number)
+        if steps:
+            context.dispatcher.send(context, steps)
+        return len(steps)
+
     def __repr__(self) -> str:
         return f"WorkflowRun({self.id!r}, status={self.status()!r})"
 
@@ -136,6 +172,21 @@ def submit(
                          name=wf.name, app=app, queue=queue)
     for key, value in (inputs or {}).items():
         context.channel.set(key, value)
+    context.start(WorkflowEngine())
+    return WorkflowRun(context.run_id, app=app)
+
+
+def resume(checkpoint: str | os.PathLike[str] | Checkpoint, *, app: Celery | None = None,
+           run_id: str | None = None, queue: str | None = None) -> WorkflowRun:
+    """Continue a run on the app's workers: from a checkpoint file (or ``Checkpoint``) as a new
+    run - its id is ``run_id`` or a new one - or, given the id of a failed run, that run itself
+    (``WorkflowRun.resume``)."""
+    app = app or current_app
+    if isinstance(checkpoint, str) and RUN_ID_PATTERN.fullmatch(checkpoint) \
+            and not os.path.exists(checkpoint):
+        return WorkflowRun(checkpoint, app=app).resume()
+    loaded = checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint.load(checkpoint)
+    context = Runtime.for_app(app).restore(loaded, run_id=run_id, queue=queue)
     context.start(WorkflowEngine())
     return WorkflowRun(context.run_id, app=app)
 

@@ -18,8 +18,10 @@ from graflow_celery.backends.celery.run_graph import RunGraph
 from graflow_celery.backends.celery.scripts import Scripts
 from graflow_celery.backends.celery.settings import GraflowSettings
 from graflow_celery.backends.celery.store import RedisRunStore
+from graflow_celery.checkpoints import Checkpoint, CheckpointMetadata, save, take
 from graflow_celery.core.context import ExecutionContext, RunLimits
 from graflow_celery.core.graph import TaskGraph
+from graflow_celery.core.run_state import reopen
 from graflow_celery.errors import ConfigurationError
 from graflow_celery.graph_codec import GraphCodec
 from graflow_celery.serialization import Serializer, SignedPickleSerializer, TaggedJSONSerializer
@@ -81,7 +83,37 @@ class Runtime:
                                       "graph_sha": hashlib.sha256(graph_json.encode()).hexdigest()})
         return ExecutionContext(graph, store=store, channel=self._channel(run_id),
                                 dispatcher=self.dispatcher(queue), serializer=self.serializer,
-                                limits=limits, start_node=start_node, name=name)
+                                limits=limits, start_node=start_node, name=name,
+                                checkpointer=self.save_checkpoint)
+
+    # --- checkpoints --------------------------------------------------------------------------------
+
+    def take_checkpoint(self, run_id: str, metadata: dict[str, Any] | None = None) -> Checkpoint:
+        """The run at one instant, read by one Lua script while the run goes on."""
+        context = self.context_for(run_id)
+        if context is None:
+            raise ConfigurationError(f"run {run_id} does not exist (unknown id, or its state expired)")
+        state, graph_json, dynamic, channel = self._store(run_id).snapshot_all()
+        graph = json.loads(graph_json or b"{}")
+        graph["nodes"].update({node: json.loads(spec) for node, spec in dynamic.items()})
+        return take(context, graph, state, channel, metadata=metadata, backend="celery")
+
+    def save_checkpoint(self, context: ExecutionContext, path: str | None,
+                        metadata: dict[str, Any] | None) -> tuple[str, CheckpointMetadata]:
+        return save(self.take_checkpoint(context.run_id, metadata), path)
+
+    def restore(self, checkpoint: Checkpoint, run_id: str | None = None,
+                queue: str | None = None) -> ExecutionContext:
+        """A new run holding the checkpoint's state (a failed run reopened); ``start()`` sends its
+        frontier. Everything is checked before anything is written."""
+        graph = checkpoint.decode_graph(self.serializer)  # every function importable here
+        state = reopen(checkpoint.state) if checkpoint.state.status == "failed" else checkpoint.state
+        context = self.new_run(graph, checkpoint.name, checkpoint.metadata.start_node, checkpoint.limits,
+                               run_id=run_id, queue=queue if queue is not None else checkpoint.queue)
+        context.store.restore(state)
+        context.channel.load(checkpoint.channel)
+        context.resumed = True
+        return context
 
     # --- on a worker, and re-attaching ----------------------------------------------------------------
 
@@ -99,7 +131,7 @@ class Runtime:
         name, graph, limits, queue = cached
         return ExecutionContext(graph, store=self._store(run_id), channel=self._channel(run_id),  # type: ignore[arg-type]
                                 dispatcher=self.dispatcher(queue), serializer=self.serializer,
-                                limits=limits, name=name)
+                                limits=limits, name=name, checkpointer=self.save_checkpoint)
 
     def _load(self, run_id: str) -> tuple[str, RunGraph, RunLimits, str | None] | None:
         keys = RunKeys(run_id)

@@ -14,7 +14,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -34,13 +34,15 @@ SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class LocalExecutor:
     """The dispatcher of one in-process run."""
 
-    def __init__(self, max_workers: int, shutdown_timeout: float = 30.0) -> None:
+    def __init__(self, max_workers: int, shutdown_timeout: float = 30.0,
+                 on_failure: Callable[[ExecutionContext], Any] | None = None) -> None:
         if max_workers < 1:
             raise ConfigurationError(f"max_workers must be >= 1, got {max_workers}")
         if shutdown_timeout < 0:
             raise ConfigurationError(f"shutdown_timeout must be >= 0, got {shutdown_timeout}")
         self.max_workers = max_workers
         self.shutdown_timeout = shutdown_timeout
+        self._on_failure = on_failure  # keeps a checkpoint of a failed run on its context
         self._queue: queue.SimpleQueue[Step | None] = queue.SimpleQueue()
         self._timers: list[threading.Timer] = []
         self._stopping = threading.Event()
@@ -76,6 +78,8 @@ class LocalExecutor:
                 for thread in threads:
                     thread.start()
                 self._join(threads)
+        if self._on_failure is not None and context.store.status() == "failed":
+            context.failure_checkpoint = self._on_failure(context)
         if self._interrupted_by is not None and context.store.status() == "running":
             path, _ = context.checkpoint(metadata={"reason": f"interrupted by {self._interrupted_by}"})
             raise WorkflowInterruptedError(context.run_id, self._interrupted_by, path)

@@ -7,12 +7,13 @@ store tests and the contract suite run on both so the two cannot drift apart.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from typing import Any
 
 from graflow_celery.channels.base import Channel, ChannelEntry
 from graflow_celery.core.engine import all_nodes
-from graflow_celery.core.errors_record import short_message
+from graflow_celery.core.errors_record import short_message, storable
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.run_state import BarrierState, RunState, ScopeState, new_run_state
 from graflow_celery.core.steps import (
@@ -160,7 +161,10 @@ class MemoryRunStore:
 
     def snapshot(self, channel: Channel | None = None) -> tuple[RunState, dict[str, ChannelEntry]]:
         with self._lock:
-            return copy.deepcopy(self._s), (channel.export() if channel is not None else {})
+            error = self._s.error  # may hold the task's exception object: plain data only
+            state = copy.deepcopy(dataclasses.replace(self._s, error=None))
+            state.error = storable(error) if error is not None else None
+            return state, (channel.export() if channel is not None else {})
 
     def restore(self, state: RunState) -> None:
         """Take over a run's state: a new run from a checkpoint, or this run reopened."""
