@@ -186,11 +186,8 @@ class Checkpoint:
         pickler = serializer if isinstance(serializer, SignedPickleSerializer) else None
         try:
             return GraphCodec(pickler, serializer).decode(json.dumps(self.graph))[1]
-        except GraflowError:
-            raise
         except Exception as exc:
-            raise CheckpointError(
-                f"cannot rebuild the checkpoint's graph: {type(exc).__name__}: {exc}") from exc
+            raise CheckpointError(f"cannot rebuild the checkpoint's graph: {exc}") from exc
 
 
 def save(checkpoint: Checkpoint, path: str | None) -> tuple[str, CheckpointMetadata]:

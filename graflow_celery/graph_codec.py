@@ -21,7 +21,7 @@ from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.policies import policy_from_spec, policy_to_spec
 from graflow_celery.core.retry import RetryPolicy
 from graflow_celery.core.task import TaskWrapper
-from graflow_celery.errors import GraphDefinitionError, NotImportableError
+from graflow_celery.errors import GraflowError, GraphDefinitionError, NotImportableError
 from graflow_celery.redact import describe
 from graflow_celery.serialization import Serializer, SignedPickleSerializer, TaggedJSONSerializer
 
@@ -141,7 +141,14 @@ class GraphCodec:
         data = json.loads(raw)
         graph = TaskGraph()
         for node_id, spec in data["nodes"].items():
-            graph.add_node(self.node_from_spec(node_id, spec))
+            try:
+                graph.add_node(self.node_from_spec(node_id, spec))
+            except GraflowError:
+                raise
+            except Exception as exc:  # a module or attribute this process does not have
+                where = spec.get("func") or spec.get("celery_task") or spec.get("type")
+                raise GraphDefinitionError(
+                    f"task {node_id!r} ({where}) cannot be loaded here: {type(exc).__name__}: {exc}") from exc
         for src, dst in data["edges"]:
             graph.add_edge(src, dst)
         for node_id, owner in data["owners"].items():

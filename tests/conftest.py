@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from graflow_celery import ExecutionContext, WorkflowEngine
+import graflow_celery
+from graflow_celery import CheckpointManager, ExecutionContext, GraflowError, WorkflowEngine
 from tests.support.redis_server import RedisServer
 from tests.support.workers import Worker, wait_for_workers
 
@@ -42,6 +43,41 @@ class Runner:
         except Exception as exc:
             return context, exc
         return context, None
+
+
+    def resume(self, checkpoint: Any, channel: dict[str, Any] | None = None) -> tuple[Any, Any]:
+        """Resume a checkpoint (a path or a ``Checkpoint``) on this backend; returns the result
+        and the channel of the resumed run."""
+        if self.name == "memory":
+            context, _ = CheckpointManager.resume_from_checkpoint(checkpoint)
+            for key, value in (channel or {}).items():
+                context.channel.set(key, value)
+            return WorkflowEngine().execute(context), context.get_channel()
+        run = graflow_celery.resume(checkpoint)
+        for key, value in (channel or {}).items():
+            run.get_channel().set(key, value)
+        return run.result(timeout=60), run.get_channel()
+
+    def fail_then_resume(self, wf: Any, fix: dict[str, Any]) -> tuple[Exception, Any, Any]:
+        """Run ``wf`` to its failure, write ``fix`` into its channel, resume it: returns the
+        error, the resumed run's result and its channel."""
+        if self.name == "memory":
+            try:
+                wf.execute(max_workers=self.max_workers)
+            except GraflowError as exc:
+                result, channel = self.resume(exc.checkpoint, fix)  # type: ignore[attr-defined]
+                return exc, result, channel
+            raise AssertionError("the run did not fail")
+        run = graflow_celery.submit(wf)
+        assert run.wait(timeout=60) == "failed"
+        try:
+            run.result()
+        except GraflowError as exc:
+            error = exc
+        for key, value in fix.items():
+            run.get_channel().set(key, value)
+        run.resume()
+        return error, run.result(timeout=60), run.get_channel()
 
 
 MemoryRunner = Runner  # memory is the default backend

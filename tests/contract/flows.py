@@ -738,3 +738,75 @@ def bound_object_at_run_time():
     with workflow("bound_object_at_run_time") as wf:
         wf.add(spawns_with_a_connection)
     return wf
+
+
+# --- checkpoints and resume ------------------------------------------------------------------
+
+
+@task(inject_context=True)
+def cp_first(ctx: TaskContext) -> int:
+    log(ctx, "first")
+    return 1
+
+
+@task(inject_context=True)
+def cp_mark(ctx: TaskContext, cp_first: int) -> int:
+    """Asks for a (deferred) checkpoint: taken after this task, before cp_last runs."""
+    log(ctx, "mark")
+    ctx.checkpoint({"note": "after mark"}, path=ctx.get_channel().get("checkpoint_path"))
+    return cp_first + 1
+
+
+@task(inject_context=True)
+def cp_now(ctx: TaskContext, cp_first: int) -> int:
+    """An immediate checkpoint: a resumed run runs this task again."""
+    log(ctx, "now")
+    path, metadata = ctx.checkpoint(path=ctx.get_channel().get("checkpoint_path"), deferred=False)
+    ctx.get_channel().set("immediate", {"path": path, "task_id": metadata.user_metadata["task_id"]})
+    return cp_first + 1
+
+
+@task(inject_context=True)
+def cp_last(ctx: TaskContext, cp_mark: int | None = None, cp_now: int | None = None) -> int:
+    log(ctx, "last")
+    return (cp_mark or cp_now or 0) * 10
+
+
+def checkpointed(immediate: bool = False):
+    with workflow("checkpointed_now" if immediate else "checkpointed") as wf:
+        cp_first >> (cp_now if immediate else cp_mark) >> cp_last
+    return wf
+
+
+@task(inject_context=True)
+def cp_fragile(ctx: TaskContext) -> str:
+    """Fails until the channel says the code was fixed."""
+    log(ctx, "fragile")
+    if not ctx.get_channel().get("fixed"):
+        raise ValueError("not fixed yet")
+    return "mended"
+
+
+@task(inject_context=True)
+def cp_sturdy(ctx: TaskContext) -> str:
+    log(ctx, "sturdy")
+    return "sturdy"
+
+
+@task(inject_context=True)
+def cp_after(ctx: TaskContext, pair: dict) -> dict:
+    log(ctx, "after")
+    return pair
+
+
+def fails_in_a_group():
+    """cp_first >> (cp_fragile | cp_sturdy) >> cp_after: the strict group fails until fixed."""
+    with workflow("fails_in_a_group") as wf:
+        cp_first >> parallel(cp_fragile, cp_sturdy, name="pair") >> cp_after
+    return wf
+
+
+def fails_in_a_chain():
+    with workflow("fails_in_a_chain") as wf:
+        cp_first >> cp_fragile >> cp_sturdy
+    return wf
