@@ -211,7 +211,7 @@ def take(context: ExecutionContext, graph: dict[str, Any], state: RunState,
 
 def encode_graph(graph: TaskGraph, name: str, serializer: Serializer) -> dict[str, Any]:
     pickler = serializer if isinstance(serializer, SignedPickleSerializer) else None
-    encoded: dict[str, Any] = json.loads(GraphCodec(pickler, serializer).encode(graph, name))
+    encoded: dict[str, Any] = json.loads(GraphCodec(pickler, serializer, allow_main=True).encode(graph, name))
     return encoded
 
 

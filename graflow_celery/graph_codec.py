@@ -41,7 +41,7 @@ def import_path(func: Any) -> str:
     return f"{func.__module__}:{func.__qualname__}"
 
 
-def why_not_importable(func: Any) -> str | None:
+def why_not_importable(func: Any, allow_main: bool = False) -> str | None:
     module, qualname = getattr(func, "__module__", None), getattr(func, "__qualname__", None)
     if not module or not qualname:
         return f"{func!r} has no module or qualified name"
@@ -49,7 +49,7 @@ def why_not_importable(func: Any) -> str | None:
         return "a lambda"
     if "<locals>" in qualname:
         return f"defined inside a function ({qualname})"
-    if module == "__main__":
+    if module == "__main__" and not allow_main:
         return "defined in __main__ (the script being run); move it to an importable module"
     try:
         found = resolve(import_path(func))
@@ -70,9 +70,12 @@ def resolve(path: str) -> Any:
 
 class GraphCodec:
     def __init__(self, pickler: SignedPickleSerializer | None = None,
-                 values: Serializer | None = None) -> None:
+                 values: Serializer | None = None, allow_main: bool = False) -> None:
         self._pickler = pickler  # functions that cannot be imported, when enabled
         self._values = values or pickler or TaggedJSONSerializer()  # the run's serializer: bound arguments
+        # A checkpoint of an in-process run may name functions of the script that runs it
+        # ("__main__:f"): the same script can resume it; a Celery worker could not import them.
+        self._allow_main = allow_main
 
     # --- encoding ----------------------------------------------------------------------------------
 
@@ -117,7 +120,7 @@ class GraphCodec:
             spec["celery_task"] = node.celery_task.name
             spec["celery_options"] = node.celery_options
             return spec
-        problem = why_not_importable(node.func)
+        problem = why_not_importable(node.func, self._allow_main)
         if problem is None:
             spec["func"] = import_path(node.func)
         elif self._pickler is not None:

@@ -17,13 +17,14 @@ EXPECTED = {
     "loop.py": "sqrt(2) ~= 1.414213562373",
     "group_policies.py": "at_least_n: 2 sources answered: ['cache', 'primary_db']",
     "retries.py": "ok after 2 retries",
+    "checkpoint_resume.py": "resumed after the fix: sum of squares = 385",
 }
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_example_runs(name: str) -> None:
+def test_example_runs(name: str, tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True, text=True,
-                          timeout=60, cwd=EXAMPLES.parent)
+                          timeout=60, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert EXPECTED[name] in done.stdout
 
