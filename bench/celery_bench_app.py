@@ -21,7 +21,7 @@ import os
 from celery import Celery
 
 import graflow_celery
-from graflow_celery import TaskWrapper, WorkflowContext, chain, parallel, workflow
+from graflow_celery import TaskContext, TaskWrapper, WorkflowContext, chain, parallel, workflow
 
 REDIS_URL_ENV = "GRAFLOW_BENCH_REDIS_URL"
 ACKS_LATE_ENV = "GRAFLOW_BENCH_ACKS_LATE"
@@ -87,4 +87,20 @@ def chord_workflow(width: int) -> WorkflowContext:
     with workflow(f"bench_chord_{width}") as wf:
         parallel(*[TaskWrapper(f"m{i}", step) for i in range(width)], name=FAN) >> TaskWrapper(
             "collect", gather)
+    return wf
+
+
+def fill_channel(ctx: TaskContext, kb: int) -> int:
+    """Writes ``kb`` channel keys of 1 KB each (bench/checkpoints.py)."""
+    channel = ctx.get_channel()
+    for i in range(kb):
+        channel.set(f"blob{i}", "x" * 1024)
+    return kb
+
+
+def checkpoint_workflow(width: int, kb: int) -> WorkflowContext:
+    """``(m0 | ... | m{width-1}) >> fill``: ``width`` results and a ``kb`` KB channel."""
+    with workflow(f"bench_checkpoint_{width}_{kb}") as wf:
+        parallel(*[TaskWrapper(f"m{i}", step) for i in range(width)], name="wide") >> TaskWrapper(
+            "fill", fill_channel, inject_context=True, bound_kwargs={"kb": kb})
     return wf

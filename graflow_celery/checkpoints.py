@@ -79,7 +79,8 @@ class Checkpoint:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-        temporary.write_text(json.dumps(self.to_document(), indent=1, ensure_ascii=False))
+        # Compact (the C encoder; ``python -m json.tool`` prints it for a person).
+        temporary.write_text(json.dumps(self.to_document(), separators=(",", ":"), ensure_ascii=False))
         temporary.replace(target)
         return str(target)
 

@@ -76,6 +76,9 @@ class GraphCodec:
         # A checkpoint of an in-process run may name functions of the script that runs it
         # ("__main__:f"): the same script can resume it; a Celery worker could not import them.
         self._allow_main = allow_main
+        # A graph often runs one function in many nodes: look each up once.
+        self._importable: dict[Any, str | None] = {}  # function -> why it is not importable
+        self._resolved: dict[str, Any] = {}  # import path -> function
 
     # --- encoding ----------------------------------------------------------------------------------
 
@@ -114,13 +117,16 @@ class GraphCodec:
             "retry_policy": node.retry_policy.to_dict(),
             "max_cycles": node.max_cycles,
             "queue": node.queue,
-            "bound": base64.b64encode(node.dump_bound(self._values)).decode("ascii"),
         }
+        if node.bound_kwargs:
+            spec["bound"] = base64.b64encode(node.dump_bound(self._values)).decode("ascii")
         if isinstance(node, CeleryTaskStep):
             spec["celery_task"] = node.celery_task.name
             spec["celery_options"] = node.celery_options
             return spec
-        problem = why_not_importable(node.func, self._allow_main)
+        if node.func not in self._importable:
+            self._importable[node.func] = why_not_importable(node.func, self._allow_main)
+        problem = self._importable[node.func]
         if problem is None:
             spec["func"] = import_path(node.func)
         elif self._pickler is not None:
@@ -168,7 +174,9 @@ class GraphCodec:
                                   options=spec["celery_options"],
                                   bound_kwargs=self._bound(spec), register=False)
         if "func" in spec:
-            func = resolve(spec["func"])
+            func = self._resolved.get(spec["func"])
+            if func is None:
+                func = self._resolved[spec["func"]] = resolve(spec["func"])
         elif self._pickler is not None:
             func = self._pickler.loads(bytes.fromhex(spec["func_pickle"]))
         else:
@@ -186,5 +194,7 @@ class GraphCodec:
         )
 
     def _bound(self, spec: dict[str, Any]) -> dict[str, Any]:
+        if "bound" not in spec:
+            return {}
         bound: dict[str, Any] = self._values.loads(base64.b64decode(spec["bound"]))
         return bound

@@ -70,10 +70,13 @@ class Runtime:
     # --- submitting ----------------------------------------------------------------------------------
 
     def new_run(self, graph: TaskGraph, name: str, start_node: str | None, limits: RunLimits,
-                run_id: str | None = None, queue: str | None = None) -> ExecutionContext:
-        """Store a new run's graph and settings (refusing tasks workers could not import)."""
+                run_id: str | None = None, queue: str | None = None,
+                graph_json: str | None = None) -> ExecutionContext:
+        """Store a new run's graph and settings (refusing tasks workers could not import).
+        ``graph_json``: the graph already encoded (a checkpoint's)."""
         run_id = ExecutionContext.new_run_id() if run_id is None else check_run_id(run_id)
-        graph_json = self.codec.encode(graph, name)  # raises before anything is stored or sent
+        if graph_json is None:
+            graph_json = self.codec.encode(graph, name)  # raises before anything is stored or sent
         store = self._store(run_id)
         if store.exists():
             raise ConfigurationError(f"a run with id {run_id!r} already exists")
@@ -109,7 +112,8 @@ class Runtime:
         graph = checkpoint.decode_graph(self.serializer)  # every function importable here
         state = reopen(checkpoint.state) if checkpoint.state.status == "failed" else checkpoint.state
         context = self.new_run(graph, checkpoint.name, checkpoint.metadata.start_node, checkpoint.limits,
-                               run_id=run_id, queue=queue if queue is not None else checkpoint.queue)
+                               run_id=run_id, queue=queue if queue is not None else checkpoint.queue,
+                               graph_json=json.dumps(checkpoint.graph))
         context.store.restore(state)
         context.channel.load(checkpoint.channel)
         context.resumed = True

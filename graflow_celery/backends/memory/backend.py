@@ -37,9 +37,10 @@ class MemoryBackend:
         run_id: str | None = None,
         initial_channel: dict[str, object] | None = None,
         name: str = "workflow",
+        check_bound: bool = True,
     ) -> ExecutionContext:
-        for node in graph.nodes.values():  # a bound value that could not travel fails here too
-            if isinstance(node, TaskWrapper) and node.bound_kwargs:
+        for node in graph.nodes.values() if check_bound else ():  # a bound value that could not
+            if isinstance(node, TaskWrapper) and node.bound_kwargs:  # travel fails here too
                 node.dump_bound(self.serializer)
         run_graph = graph.copy()
         run_id = run_id or ExecutionContext.new_run_id()
@@ -68,7 +69,7 @@ class MemoryBackend:
         if state.status == "failed":
             state = reopen(state)
         context = self.new_run(graph, checkpoint.metadata.start_node, limits=checkpoint.limits,
-                               run_id=run_id, name=checkpoint.name)
+                               run_id=run_id, name=checkpoint.name, check_bound=False)  # just decoded
         context.store.restore(state)
         context.channel.load(checkpoint.channel)
         context.resumed = True
