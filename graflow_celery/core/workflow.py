@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from contextvars import Token
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from graflow_celery.core.composition import Executable
-from graflow_celery.core.context import DEFAULT_MAX_CYCLES, DEFAULT_MAX_STEPS, ExecutionContext
+from graflow_celery.core.context import DEFAULT_MAX_CYCLES, DEFAULT_MAX_STEPS, ExecutionContext, RunLimits
 from graflow_celery.core.current import current_graph
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.serialization import Serializer
+
+
+class Backend(Protocol):
+    """Where runs execute: ``MemoryBackend(...)`` in this process."""
+
+    def new_run(self, graph: TaskGraph, start_node: str | None = None, *, limits: RunLimits | None = None,
+                name: str = "workflow") -> ExecutionContext: ...
+
 
 # Workflows by name, so that a process can submit one it has imported by its name.
 registry: dict[str, WorkflowContext] = {}
@@ -49,15 +57,22 @@ class WorkflowContext:
         *,
         max_cycles: int = DEFAULT_MAX_CYCLES,
         max_workers: int = 4,
-        backend: str = "memory",
+        backend: str | Backend = "memory",
         serializer: Serializer | None = None,
     ) -> Any:
         """Run the workflow and return the last task's result (``(result, context)`` with
-        ``ret_context=True``; the context offers ``get_result(task_id)`` and ``get_channel()``)."""
-        context = ExecutionContext.create(
-            self.graph, start_node, channel_backend=backend, name=self.name, max_steps=max_steps,
-            max_cycles=max_cycles, max_workers=max_workers, serializer=serializer,
-        )
+        ``ret_context=True``; the context offers ``get_result(task_id)`` and ``get_channel()``).
+        ``backend``: "memory", "celery", or a backend object such as
+        ``MemoryBackend(max_workers=8, shutdown_timeout=10)``."""
+        if isinstance(backend, str):
+            context = ExecutionContext.create(
+                self.graph, start_node, channel_backend=backend, name=self.name, max_steps=max_steps,
+                max_cycles=max_cycles, max_workers=max_workers, serializer=serializer,
+            )
+        else:
+            self.graph.resolve_start(start_node)  # the same checks, before anything runs
+            context = backend.new_run(self.graph, start_node, limits=RunLimits(max_steps, max_cycles),
+                                      name=self.name)
         for key, value in (initial_channel or {}).items():
             context.channel.set(key, value)
         result = WorkflowEngine().execute(context)

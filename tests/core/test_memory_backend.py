@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
+
 import pytest
 
-from graflow_celery import GraflowError, workflow
+from graflow_celery import Checkpoint, GraflowError, MemoryBackend, WorkflowInterruptedError, task, workflow
 from graflow_celery.core.task import TaskWrapper
 
 
@@ -17,3 +22,33 @@ def test_a_base_exception_in_a_worker_thread_ends_the_run():
         wf.add(TaskWrapper("exits", exits))
     with pytest.raises(GraflowError, match="SystemExit"):
         wf.execute(max_workers=2)
+
+
+@task
+def sleepy() -> str:
+    time.sleep(5)  # ignores ctx.should_stop()
+    return "woke"
+
+
+def quick() -> str:
+    return threading.current_thread().name
+
+
+def test_a_backend_object_sets_how_runs_execute():
+    with workflow("configured") as wf:
+        wf.add(TaskWrapper("quick", quick))
+    assert wf.execute(backend=MemoryBackend(max_workers=1)) == threading.current_thread().name
+
+
+def test_shutdown_timeout_bounds_the_wait_for_a_task_that_does_not_stop(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with workflow("stubborn") as wf:
+        wf.add(sleepy)
+    threading.Timer(0.5, os.kill, args=(os.getpid(), signal.SIGINT)).start()
+    began = time.monotonic()
+    with pytest.raises(WorkflowInterruptedError) as info:
+        wf.execute(backend=MemoryBackend(max_workers=2, shutdown_timeout=0.5))
+    assert time.monotonic() - began < 3
+    assert info.value.reason == "SIGINT"
+    [step] = Checkpoint.load(info.value.checkpoint_path).state.frontier.values()
+    assert step.node == "sleepy"  # it had not finished: a resumed run runs it again
