@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,6 +188,9 @@ class MemoryRunStore:
             s.frontier[step.id] = next_step = entry.next_attempt()
             s.retries[step.id] = (next_step, delay)
             return next_step
+
+    def lease(self, step: Step) -> AbstractContextManager[None]:
+        return nullcontext()  # steps run in this process: if it dies, the whole run goes with it
 
     def hand_off(self, step_id: str, token: str) -> str:
         with self._lock:
