@@ -50,5 +50,5 @@ def test_the_step_lease_defaults_to_30_seconds_and_takes_a_number_of_seconds():
 def test_a_bad_step_lease_is_refused_by_name(bad):
     app = Celery("lease", broker="redis://127.0.0.1:1/0", set_as_current=False)
     app.conf.graflow_step_lease = bad
-    with pytest.raises(ConfigurationError, match=r"graflow_step_lease must be a number of seconds >= 1, got "):
+    with pytest.raises(ConfigurationError, match=r"graflow_step_lease must be a number of seconds >= 1, got"):
         GraflowSettings.from_app(app)
