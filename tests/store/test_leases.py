@@ -255,3 +255,21 @@ def test_the_memory_store_lease_is_a_no_op():
     with store.lease(first):
         store.apply(Transition(first, "completed", result=b"1"))
     assert store.status() == "completed"
+
+
+def test_leases_and_the_sweep_load_their_scripts_again_on_a_redis_that_lost_them(client, scripts):
+    keeper = LeaseKeeper(client, scripts, LEASE)
+    store = new_store(client, scripts, keeper)
+    first = store.create(NewStep("a"))
+    client.script_flush()  # as after a restart without persistence of the script cache
+    with store.lease(first):
+        assert lease_of(client, store, first.id) is not None
+        client.script_flush()
+        keeper.renew()
+    client.script_flush()
+    take_and_die(client, scripts, store, first)
+    time.sleep(LEASE + 0.1)
+    client.script_flush()
+    sent = Sent()
+    Sweeper(client, scripts, LEASE, sent).sweep()
+    assert sent.steps == [(store.run_id, first)]

@@ -123,11 +123,13 @@ class LeaseKeeper:
         member = index_member(keys.run_id, step_id, token)
         sent_ms = _now_ms()
         guess = sent_ms + self._offset_ms + self.lease_ms
-        pipe = self._r.pipeline(transaction=False)
-        self._scripts.lease_take([keys.meta, keys.frontier, keys.leases], step_id, self._owner, token,
-                                 self.lease_ms, ttl, client=pipe)
-        pipe.zadd(LEASE_INDEX, {member: guess})
-        expires = int(pipe.execute()[0])
+
+        def queue(pipe: Any) -> None:
+            self._scripts.lease_take([keys.meta, keys.frontier, keys.leases], step_id, self._owner, token,
+                                     self.lease_ms, ttl, pipe)
+            pipe.zadd(LEASE_INDEX, {member: guess})
+
+        expires = int(self._scripts.pipeline(queue)[0])
         if not expires:
             self._forget(member)
             return None
@@ -156,11 +158,13 @@ class LeaseKeeper:
                            "delivery took it over, or this process stalled past its lease and the step was "
                            "sent again): it may have run twice; its transition is applied once",
                            lease.keys.run_id, lease.step_id)
-        try:
-            pipe = self._r.pipeline(transaction=False)
-            self._scripts.lease_release(lease.keys.leases, lease.step_id, lease.token, client=pipe)
+
+        def queue(pipe: Any) -> None:
+            self._scripts.lease_release(lease.keys.leases, lease.step_id, lease.token, pipe)
             pipe.zrem(LEASE_INDEX, lease.member)
-            pipe.execute()
+
+        try:
+            self._scripts.pipeline(queue)
         except redis.RedisError as exc:
             logger.warning("run %s: could not release the lease of step %s (%s); it expires in %.0fs",
                            lease.keys.run_id, lease.step_id, describe(exc), self.seconds)
@@ -178,22 +182,25 @@ class LeaseKeeper:
                 self.renew()
             except redis.RedisError as exc:  # Redis away for a while: the next round tries again
                 logger.warning("could not renew step leases: %s", describe(exc))
-            except Exception:  # never let the renewer die: every held lease would expire
-                logger.exception("the step lease renewer failed; it goes on")
+            except Exception as exc:  # never let the renewer die: every held lease would expire
+                logger.error("the step lease renewer failed (%s); it goes on", describe(exc))
 
     def renew(self) -> None:
         """Renew every lease this process holds, and drop the index members of settled ones."""
         with self._lock:
             held = list(self._held.values())
             unindex, self._unindex = self._unindex, []
-        pipe = self._r.pipeline(transaction=False)
-        for lease in held:
-            self._scripts.lease_renew(lease.keys.leases, lease.step_id, lease.token, self.lease_ms,
-                                      client=pipe)
-        if unindex:
-            pipe.zrem(LEASE_INDEX, *unindex)
+
+        def queue(pipe: Any) -> None:
+            for lease in held:
+                self._scripts.lease_renew(lease.keys.leases, lease.step_id, lease.token, self.lease_ms, pipe)
+            if unindex:
+                pipe.zrem(LEASE_INDEX, *unindex)
+
+        if not held and not unindex:
+            return
         try:
-            answers = pipe.execute()
+            answers = self._scripts.pipeline(queue)
         except redis.RedisError:
             with self._lock:
                 self._unindex.extend(unindex)

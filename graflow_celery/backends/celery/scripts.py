@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import redis
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 
 @cache
@@ -16,6 +19,7 @@ def _source(name: str) -> str:
 
 class Scripts:
     def __init__(self, client: redis.Redis) -> None:
+        self._client = client
         self._apply = client.register_script(_source("apply_transition"))
         self._end_run = client.register_script(_source("end_run"))
         self._channel_get = client.register_script(_source("channel_get"))
@@ -42,27 +46,50 @@ class Scripts:
                                       args=[step_id, attempt, eta])
         return found or None
 
-    # --- leases (``leases.py``): each call may go into a pipeline (``client``) --------------------------
+    # --- leases (``leases.py``, ``sweep.py``): each call may be queued on a ``pipeline`` ----------------
+
+    def pipeline(self, queue: Callable[[Any], None]) -> list[Any]:
+        """Run what ``queue`` puts on a pipeline in one round trip (no transaction: the lease index
+        is in another cluster slot than a run's keys). Scripts go in by sha alone - redis-py would
+        send SCRIPT EXISTS before every such pipeline - and a server that lost them (restarted,
+        flushed) gets them again, then the whole pipeline runs once more (each command in it
+        may run twice)."""
+        for attempt in (0, 1):
+            pipe = self._client.pipeline(transaction=False)
+            queue(pipe)
+            try:
+                return list(pipe.execute())
+            except NoScriptError:
+                if attempt:
+                    raise
+                for script in (self._lease_take, self._lease_renew, self._lease_release, self._lease_claim):
+                    script.sha = self._client.script_load(script.script)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _call(script: Script, keys: list[str], args: list[Any], pipe: Any) -> Any:
+        if pipe is None:
+            return script(keys=keys, args=args)
+        return pipe.evalsha(script.sha, len(keys), *keys, *args)
 
     def lease_take(self, keys: list[str], step_id: str, owner: str, token: str, lease_ms: int, ttl: int,
-                   client: Any = None) -> Any:
+                   pipe: Any = None) -> Any:
         """``keys``: meta, frontier, leases. The expiry in ms (Redis time), or 0: not taken."""
-        return self._lease_take(keys=keys, args=[step_id, owner, token, lease_ms, ttl], client=client)
+        return self._call(self._lease_take, keys, [step_id, owner, token, lease_ms, ttl], pipe)
 
-    def lease_renew(self, leases_key: str, step_id: str, token: str, lease_ms: int,
-                    client: Any = None) -> Any:
+    def lease_renew(self, leases_key: str, step_id: str, token: str, lease_ms: int, pipe: Any = None) -> Any:
         """The new expiry in ms, or 0: this token no longer holds the lease."""
-        return self._lease_renew(keys=[leases_key], args=[step_id, token, lease_ms], client=client)
+        return self._call(self._lease_renew, [leases_key], [step_id, token, lease_ms], pipe)
 
-    def lease_release(self, leases_key: str, step_id: str, token: str, client: Any = None) -> Any:
-        return self._lease_release(keys=[leases_key], args=[step_id, token], client=client)
+    def lease_release(self, leases_key: str, step_id: str, token: str, pipe: Any = None) -> Any:
+        return self._call(self._lease_release, [leases_key], [step_id, token], pipe)
 
     def lease_claim(self, keys: list[str], step_id: str, member_token: str, owner: str, token: str,
-                    lease_ms: int, longest_ms: int, client: Any = None) -> Any:
+                    lease_ms: int, longest_ms: int, pipe: Any = None) -> Any:
         """``keys``: meta, frontier, leases. ``[b"gone"]``, ``[b"live", expires, own]`` or
         ``[b"claimed", step JSON, expires, previous owner]``."""
-        return self._lease_claim(keys=keys, args=[step_id, member_token, owner, token, lease_ms, longest_ms],
-                                 client=client)
+        args = [step_id, member_token, owner, token, lease_ms, longest_ms]
+        return self._call(self._lease_claim, keys, args, pipe)
 
     def lease_due(self, index_key: str, limit: int) -> tuple[int, list[bytes]]:
         """Redis time in ms, and the index members whose lease expired by then, oldest first."""

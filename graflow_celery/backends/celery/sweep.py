@@ -88,13 +88,15 @@ class Sweeper:
         keys = RunKeys(run_id)
         token = secrets.token_hex(8)
         claim_member = index_member(run_id, step_id, token)
-        pipe = self._r.pipeline(transaction=False)
-        # Indexed before it exists, so that a claim is never left out of the index: if this
-        # process dies right after claiming, another sweep finds the claim when it expires.
-        pipe.zadd(LEASE_INDEX, {claim_member: now_ms + self.lease_ms})
-        self._scripts.lease_claim([keys.meta, keys.frontier, keys.leases], step_id, member_token, self._owner,
-                                  token, self.lease_ms, int(LONGEST_CLAIM * 1000), client=pipe)
-        answer = [_text(x) for x in pipe.execute()[1]]
+
+        def queue(pipe: Any) -> None:
+            # Indexed before it exists, so that a claim is never left out of the index: if this
+            # process dies right after claiming, another sweep finds the claim when it expires.
+            pipe.zadd(LEASE_INDEX, {claim_member: now_ms + self.lease_ms})
+            self._scripts.lease_claim([keys.meta, keys.frontier, keys.leases], step_id, member_token,
+                                      self._owner, token, self.lease_ms, int(LONGEST_CLAIM * 1000), pipe)
+
+        answer = [_text(x) for x in self._scripts.pipeline(queue)[1]]
         pipe = self._r.pipeline(transaction=False)
         if answer[0] == "claimed":
             pipe.zrem(LEASE_INDEX, member)
