@@ -77,12 +77,11 @@ import celery
 import redis
 from celery import chain, chord, group
 
-import graflow_celery
-
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as bench/celery_overhead.py: make `tests` and `bench` importable
-    sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:  # run as bench/celery_overhead.py: make `tests` and `bench` importable,
+    sys.path.insert(0, str(ROOT))  # and measure this checkout's graflow_celery, not an installed one
 
+import graflow_celery  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 
 APP_MODULE = "bench.celery_bench_app"

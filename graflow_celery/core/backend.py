@@ -3,6 +3,7 @@ executor (Dispatcher). The engine talks to nothing else."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from graflow_celery.core.steps import Applied, BranchOutcome, NewStep, RunStatus, Step, StepStart, Transition
@@ -36,6 +37,13 @@ class RunStore(Protocol):
     def retry(self, step: Step, delay: float) -> Step | None:
         """Record the step's next attempt on the frontier, and in its retry outbox until sent.
         None if the frontier no longer holds this attempt (another delivery got there first)."""
+        ...
+
+    def lease(self, step: Step) -> AbstractContextManager[None]:
+        """Held while an admitted step runs, so that a store shared by many processes can notice
+        one that died and send its step again (Redis: ``backends/celery/leases.py``). Applying or
+        retrying the step ends it; leaving the block releases it, whatever happened. A store
+        whose steps run in this process alone has nothing to notice: a no-op."""
         ...
 
     def hand_off(self, step_id: str, token: str) -> str:

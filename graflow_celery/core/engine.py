@@ -76,6 +76,11 @@ class WorkflowEngine:
         admission = admit(step, context.store.begin(step))
         if admission != "run":
             return self._not_run(context, step, admission)
+        with context.store.lease(step):  # if this process dies, a live worker sends the step again
+            return self._run_admitted(context, step)
+
+    def _run_admitted(self, context: ExecutionContext,
+                      step: Step) -> RetryRequest | Interrupted | Dropped | None:
         decision = self._decide(context, step)
         if decision is None:  # handed off; complete_handoff() finishes the step
             return None

@@ -36,3 +36,19 @@ def test_a_bad_ttl_is_refused():
     app.conf.graflow_state_ttl = -5
     with pytest.raises(ConfigurationError, match="graflow_state_ttl must be a positive number"):
         GraflowSettings.from_app(app)
+
+
+def test_the_step_lease_defaults_to_30_seconds_and_takes_a_number_of_seconds():
+    app = Celery("lease", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    assert GraflowSettings.from_app(app).step_lease == 30
+    for value, seconds in [(5, 5.0), (2.5, 2.5), ("12", 12.0)]:
+        app.conf.graflow_step_lease = value
+        assert GraflowSettings.from_app(app).step_lease == seconds
+
+
+@pytest.mark.parametrize("bad", [0, -3, 0.5, "soon", "nan", float("inf"), True, [30]])
+def test_a_bad_step_lease_is_refused_by_name(bad):
+    app = Celery("lease", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    app.conf.graflow_step_lease = bad
+    with pytest.raises(ConfigurationError, match=r"graflow_step_lease must be a number of seconds >= 1, got"):
+        GraflowSettings.from_app(app)

@@ -7,6 +7,7 @@ from celery import Celery
 from graflow_celery.backends.celery import handoff, worker
 from graflow_celery.backends.celery.run import WorkflowRun, celery_run, resume, submit
 from graflow_celery.backends.celery.runtime import Runtime
+from graflow_celery.backends.celery.sweep import add_sweep
 from graflow_celery.celery_task_step import CeleryTaskStep, from_celery
 from graflow_celery.core.context import register_run_factory
 from graflow_celery.errors import ConfigurationError
@@ -16,12 +17,14 @@ register_run_factory("celery", celery_run)
 
 def install(app: Celery, **settings: object) -> Celery:
     """Make ``app`` run graflow workflows and check its settings now rather than at the first
-    submit. Keyword arguments set ``graflow_*`` settings: ``install(app, state_ttl=3600)``."""
+    submit. Keyword arguments set ``graflow_*`` settings: ``install(app, state_ttl=3600)``. Every
+    worker of ``app`` also runs the lease sweep, which re-sends the steps of dead workers."""
     for key, value in settings.items():
         app.conf[f"graflow_{key}"] = value
     if worker.run_step.name not in app.tasks:  # app.tasks finalizes the app, adding shared tasks
         raise ConfigurationError(f"the {worker.run_step.name} task is not registered on {app.main}")
     Runtime.for_app(app)
+    add_sweep(app)
     return app
 
 

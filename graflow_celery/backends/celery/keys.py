@@ -1,7 +1,9 @@
 """Every Redis key a run uses, in one place.
 
 All keys of a run share the hash tag ``{run_id}``, so they live in one Redis Cluster slot and one
-Lua script may touch them all. Every key gets the run's TTL.
+Lua script may touch them all. Every key gets the run's TTL. One key belongs to no run:
+``LEASE_INDEX``, where live workers look for the leases of dead ones; it sits in its own slot, so
+no script of a run touches it.
 
 A run id comes from a safe alphabet (``RUN_ID_RULE``): no braces, so the hash tag is exactly the
 run id; no colons or spaces, so one run's keys never look like another's. Channel and lock keys
@@ -17,6 +19,10 @@ from graflow_celery.channels.base import check_channel_key
 from graflow_celery.errors import InvalidRunIdError
 
 PREFIX = "gfc"
+
+# sorted set: "<run id>|<step id>|<lease token>" -> when that lease expires (ms, Redis time). Only a
+# hint where to look: the run's own leases hash decides, and stale members are tolerated.
+LEASE_INDEX = f"{PREFIX}:leases"
 
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 RUN_ID_RULE = ("1 to 100 characters from A-Z, a-z, 0-9, '_', '.' and '-', starting with a letter or a "
@@ -66,6 +72,10 @@ class RunKeys:
         return f"{self.base}:handoffs"
 
     @property
+    def leases(self) -> str:  # hash: step id -> JSON {owner, token, expires} of the step being run
+        return f"{self.base}:leases"
+
+    @property
     def outbox(self) -> str:  # hash: step id -> JSON list of steps it made ready, until sent
         return f"{self.base}:outbox"
 
@@ -111,4 +121,5 @@ class RunKeys:
     def state_keys(self) -> list[str]:
         """The keys the apply script touches or keeps alive, in its KEYS order."""
         return [self.meta, self.applied, self.outbox, self.results, self.scopes, self.tokens,
-                self.barriers, self.dynamic, self.graph, self.channel_index, self.frontier, self.handoffs]
+                self.barriers, self.dynamic, self.graph, self.channel_index, self.frontier, self.handoffs,
+                self.leases]

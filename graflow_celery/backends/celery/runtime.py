@@ -14,6 +14,7 @@ from celery import Celery
 from graflow_celery.backends.celery.channel import RedisChannel
 from graflow_celery.backends.celery.dispatcher import CeleryDispatcher
 from graflow_celery.backends.celery.keys import RunKeys, check_run_id
+from graflow_celery.backends.celery.leases import LeaseKeeper
 from graflow_celery.backends.celery.run_graph import RunGraph
 from graflow_celery.backends.celery.scripts import Scripts
 from graflow_celery.backends.celery.settings import GraflowSettings
@@ -41,6 +42,7 @@ class Runtime:
         pickler = SignedPickleSerializer(self.settings.pickle_key) if self.settings.pickle_key else None
         self.serializer: Serializer = pickler or TaggedJSONSerializer()
         self.codec = GraphCodec(pickler, self.serializer)
+        self.leases = LeaseKeeper(self.client, self.scripts, self.settings.step_lease)
         self._dispatchers: dict[str | None, CeleryDispatcher] = {}
         self._graphs: OrderedDict[str, tuple[str, RunGraph, RunLimits, str | None]] = OrderedDict()
         self._decoded: OrderedDict[bytes, tuple[str, TaskGraph]] = OrderedDict()  # by graph sha256
@@ -62,7 +64,8 @@ class Runtime:
         return found
 
     def _store(self, run_id: str) -> RedisRunStore:
-        return RedisRunStore(self.client, self.scripts, run_id, self.settings.state_ttl, self.codec)
+        return RedisRunStore(self.client, self.scripts, run_id, self.settings.state_ttl, self.codec,
+                             leases=self.leases)
 
     def _channel(self, run_id: str) -> RedisChannel:
         return RedisChannel(self.client, self.scripts, run_id, self.serializer, self.settings.state_ttl)

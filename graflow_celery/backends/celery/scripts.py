@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import redis
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 
 @cache
@@ -16,11 +19,17 @@ def _source(name: str) -> str:
 
 class Scripts:
     def __init__(self, client: redis.Redis) -> None:
+        self._client = client
         self._apply = client.register_script(_source("apply_transition"))
         self._end_run = client.register_script(_source("end_run"))
         self._channel_get = client.register_script(_source("channel_get"))
         self._retry_step = client.register_script(_source("retry_step"))
         self._snapshot_run = client.register_script(_source("snapshot_run"))
+        self._lease_take = client.register_script(_source("lease_take"))
+        self._lease_renew = client.register_script(_source("lease_renew"))
+        self._lease_release = client.register_script(_source("lease_release"))
+        self._lease_claim = client.register_script(_source("lease_claim"))
+        self._lease_due = client.register_script(_source("lease_due"))
 
     def apply_transition(
         self, keys: list[str], transition_json: str, result: bytes, ttl: int, done_channel: str
@@ -32,13 +41,63 @@ class Scripts:
         ended: Any = self._end_run(keys=[meta_key], args=[status, error_json, done_channel])
         return bool(ended)
 
-    def retry_step(self, frontier_key: str, outbox_key: str, step_id: str, attempt: int,
+    def retry_step(self, frontier_key: str, outbox_key: str, leases_key: str, step_id: str, attempt: int,
                    eta: float) -> bytes | None:
-        found: Any = self._retry_step(keys=[frontier_key, outbox_key], args=[step_id, attempt, eta])
+        found: Any = self._retry_step(keys=[frontier_key, outbox_key, leases_key],
+                                      args=[step_id, attempt, eta])
         return found or None
 
     def snapshot_run(self, keys: list[str], channel_prefix: str) -> list[Any]:
         return self._snapshot_run(keys=keys, args=[channel_prefix])  # type: ignore[no-any-return]
+    # --- leases (``leases.py``, ``sweep.py``): each call may be queued on a ``pipeline`` ----------------
+
+    def pipeline(self, queue: Callable[[Any], None]) -> list[Any]:
+        """Run what ``queue`` puts on a pipeline in one round trip (no transaction: the lease index
+        is in another cluster slot than a run's keys). Scripts go in by sha alone - redis-py would
+        send SCRIPT EXISTS before every such pipeline - and a server that lost them (restarted,
+        flushed) gets them again, then the whole pipeline runs once more (each command in it
+        may run twice)."""
+        for attempt in (0, 1):
+            pipe = self._client.pipeline(transaction=False)
+            queue(pipe)
+            try:
+                return list(pipe.execute())
+            except NoScriptError:
+                if attempt:
+                    raise
+                for script in (self._lease_take, self._lease_renew, self._lease_release, self._lease_claim):
+                    script.sha = self._client.script_load(script.script)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _call(script: Script, keys: list[str], args: list[Any], pipe: Any) -> Any:
+        if pipe is None:
+            return script(keys=keys, args=args)
+        return pipe.evalsha(script.sha, len(keys), *keys, *args)
+
+    def lease_take(self, keys: list[str], step_id: str, owner: str, token: str, lease_ms: int, ttl: int,
+                   pipe: Any = None) -> Any:
+        """``keys``: meta, frontier, leases. The expiry in ms (Redis time), or 0: not taken."""
+        return self._call(self._lease_take, keys, [step_id, owner, token, lease_ms, ttl], pipe)
+
+    def lease_renew(self, leases_key: str, step_id: str, token: str, lease_ms: int, pipe: Any = None) -> Any:
+        """The new expiry in ms, or 0: this token no longer holds the lease."""
+        return self._call(self._lease_renew, [leases_key], [step_id, token, lease_ms], pipe)
+
+    def lease_release(self, leases_key: str, step_id: str, token: str, pipe: Any = None) -> Any:
+        return self._call(self._lease_release, [leases_key], [step_id, token], pipe)
+
+    def lease_claim(self, keys: list[str], step_id: str, member_token: str, owner: str, token: str,
+                    lease_ms: int, longest_ms: int, pipe: Any = None) -> Any:
+        """``keys``: meta, frontier, leases. ``[b"gone"]``, ``[b"live", expires, own]`` or
+        ``[b"claimed", step JSON, expires, previous owner]``."""
+        args = [step_id, member_token, owner, token, lease_ms, longest_ms]
+        return self._call(self._lease_claim, keys, args, pipe)
+
+    def lease_due(self, index_key: str, limit: int) -> tuple[int, list[bytes]]:
+        """Redis time in ms, and the index members whose lease expired by then, oldest first."""
+        now, *due = self._lease_due(keys=[index_key], args=[limit])
+        return int(now), due
 
     def channel_get(self, keys: list[str]) -> list[list[bytes]]:
         """Per key: [] if missing, [b"v", value], or [b"l", item, ...] for a list."""

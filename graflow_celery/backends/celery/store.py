@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
 
 from graflow_celery.backends.celery.keys import RunKeys
+from graflow_celery.backends.celery.leases import Lease, LeaseKeeper
 from graflow_celery.backends.celery.scripts import Scripts
 from graflow_celery.backends.celery.state_codec import decode_snapshot, write_state
 from graflow_celery.channels.base import ChannelEntry
@@ -43,13 +46,15 @@ def _retry(raw: bytes | None) -> tuple[Step, float] | None:
 
 class RedisRunStore:
     def __init__(self, client: redis.Redis, scripts: Scripts, run_id: str, ttl: int = DEFAULT_TTL,
-                 node_codec: Any = None) -> None:
+                 node_codec: Any = None, leases: LeaseKeeper | None = None) -> None:
         self.run_id = run_id
         self.keys = RunKeys(run_id)
         self._r: Any = client  # bytes in, bytes out (no decode_responses)
         self._scripts = scripts
         self.ttl = ttl
         self._node_codec = node_codec  # turns nodes added at run time into stored specs
+        self._leases = leases  # None: steps run without a lease (a store used only to read or submit)
+        self._held: dict[str, Lease] = {}  # step id -> the lease this store's delivery holds
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -104,6 +109,8 @@ class RedisRunStore:
         first, ready = self._scripts.apply_transition(
             self.keys.state_keys(), json.dumps(payload), t.result or b"", self.ttl, self.keys.done_channel
         )
+        if first:
+            self._settled(t.step.id)
         return Applied(first, _steps(ready))
 
     def snapshot_all(self) -> tuple[RunState, bytes | None, dict[str, bytes], dict[str, ChannelEntry]]:
@@ -138,9 +145,34 @@ class RedisRunStore:
         self._r.hdel(self.keys.outbox, f"{step_id}|retry" if retry else step_id)
 
     def retry(self, step: Step, delay: float) -> Step | None:
-        raw = self._scripts.retry_step(self.keys.frontier, self.keys.outbox, step.id, step.attempt,
-                                       time.time() + delay)
-        return Step.from_dict(json.loads(raw)) if raw else None
+        raw = self._scripts.retry_step(self.keys.frontier, self.keys.outbox, self.keys.leases, step.id,
+                                       step.attempt, time.time() + delay)
+        if not raw:
+            return None
+        self._settled(step.id)
+        return Step.from_dict(json.loads(raw))
+
+    @contextmanager
+    def lease(self, step: Step) -> Iterator[None]:
+        """Hold the step's lease while it runs (``leases.py``): renewed in the background, gone when
+        its transition is applied or it is retried, released here whatever else happens."""
+        if self._leases is None:
+            yield
+            return
+        held = self._leases.take(self.keys, step.id, self.ttl)
+        if held is not None:
+            self._held[step.id] = held
+        try:
+            yield
+        finally:
+            self._held.pop(step.id, None)
+            self._leases.release(held)
+
+    def _settled(self, step_id: str) -> None:
+        """The script that applied or retried the step also deleted its lease."""
+        held = self._held.get(step_id)
+        if held is not None:
+            held.settled = True
 
     def hand_off(self, step_id: str, token: str) -> str:
         pipe = self._r.pipeline(transaction=True)

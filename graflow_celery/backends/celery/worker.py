@@ -26,7 +26,7 @@ from graflow_celery.backends.celery.keys import check_run_id
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.core.admission import Dropped
 from graflow_celery.core.context import ExecutionContext
-from graflow_celery.core.engine import RetryRequest, WorkflowEngine
+from graflow_celery.core.engine import Interrupted, RetryRequest, WorkflowEngine
 from graflow_celery.core.steps import Step
 from graflow_celery.errors import InvalidRunIdError
 from graflow_celery.redact import describe, exception_traceback
@@ -143,6 +143,8 @@ def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> None:
             log_dropped(self, run_id, outcome)
     if retry is not None:
         raise retry
+    if isinstance(outcome, Interrupted):  # the worker is shutting down: another one runs the step
+        raise Reject(f"step {step.id} stopped for the worker's shutdown", requeue=True)
 
 
 @shared_task(name=RELAY_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,

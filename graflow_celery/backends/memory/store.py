@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from graflow_celery.channels.base import Channel, ChannelEntry
@@ -191,6 +192,9 @@ class MemoryRunStore:
             s.frontier[step.id] = next_step = entry.next_attempt()
             self._retries[step.id] = (next_step, delay)
             return next_step
+
+    def lease(self, step: Step) -> AbstractContextManager[None]:
+        return nullcontext()  # steps run in this process: if it dies, the whole run goes with it
 
     def hand_off(self, step_id: str, token: str) -> str:
         with self._lock:

@@ -16,6 +16,7 @@
 -- KEYS[9] graph, KEYS[10] channel index: only kept alive (their TTL is refreshed with the rest)
 -- KEYS[11] frontier hash   step id -> JSON of a step made ready and not yet applied
 -- KEYS[12] handoffs hash   step id -> token a hand-off completion must carry
+-- KEYS[13] leases   hash   step id -> lease of the delivery running it (deleted: the step is done)
 -- ARGV[1] transition JSON: {step, kind, run_end, error, branch_error, enqueue, deliver, launch, new_nodes}
 -- ARGV[2] serialized result (used when kind == "completed")
 -- ARGV[3] TTL in seconds: every key above lives that long after the run's last transition
@@ -29,6 +30,7 @@ local t = cjson.decode(ARGV[1])
 local step = t.step
 local meta, applied, outbox, results, scopes, tokens, barriers, dynamic, frontier, handoffs =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[11], KEYS[12]
+local leases = KEYS[13]
 
 if redis.call('SISMEMBER', applied, step.id) == 1 then
   return {0, redis.call('HGET', outbox, step.id) or '[]'}
@@ -41,6 +43,7 @@ redis.call('SADD', applied, step.id)
 redis.call('HINCRBY', meta, 'applied_n', 1)
 redis.call('HDEL', frontier, step.id)
 redis.call('HDEL', handoffs, step.id)
+redis.call('HDEL', leases, step.id)
 redis.call('HDEL', outbox, step.id .. '|retry')
 
 local scope = step.scope
