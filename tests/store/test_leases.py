@@ -16,13 +16,13 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from graflow_celery.backends.memory.store import MemoryRunStore
 
 from graflow_celery.backends.celery.keys import LEASE_INDEX
 from graflow_celery.backends.celery.leases import LeaseKeeper, index_member
 from graflow_celery.backends.celery.scripts import Scripts
 from graflow_celery.backends.celery.store import RedisRunStore
 from graflow_celery.backends.celery.sweep import Sweeper
+from graflow_celery.backends.memory.store import MemoryRunStore
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import NewStep, Step, Transition
 from graflow_celery.graph_codec import GraphCodec
