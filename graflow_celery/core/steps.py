@@ -129,6 +129,7 @@ class Transition:
 class Applied:
     first_time: bool  # False: this step's transition had been applied before (redelivery)
     ready: list[Step]  # steps to send: new ones, or the outbox of an earlier application
+    ended: RunStatus | None = None  # the run ended with this transition, with this status
 
 
 @dataclass(frozen=True)

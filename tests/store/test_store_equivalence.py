@@ -79,8 +79,8 @@ def test_memory_store_and_lua_script_agree(client, seed):
             transition = random_transition(rng, pending.pop(rng.randrange(len(pending))))
             applied.append(transition)
         in_memory, in_redis = memory.apply(transition), lua.apply(transition)
-        assert (in_memory.first_time, [identity(s) for s in in_memory.ready]) == (
-            in_redis.first_time, [identity(s) for s in in_redis.ready]), transition
+        assert (in_memory.first_time, [identity(s) for s in in_memory.ready], in_memory.ended) == (
+            in_redis.first_time, [identity(s) for s in in_redis.ready], in_redis.ended), transition
         if in_memory.first_time:
             pending += in_memory.ready
             barriers += [s.barrier for s in in_memory.ready if s.phase == "judge"]

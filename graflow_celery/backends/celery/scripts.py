@@ -33,9 +33,10 @@ class Scripts:
 
     def apply_transition(
         self, keys: list[str], transition_json: str, result: bytes, ttl: int, done_channel: str
-    ) -> tuple[bool, bytes]:
-        first, ready = self._apply(keys=keys, args=[transition_json, result, ttl, done_channel])
-        return bool(first), ready
+    ) -> tuple[bool, bytes, str | None]:
+        """(applied now, ready steps as JSON, the status the run ended with in this application)."""
+        first, ready, *ended = self._apply(keys=keys, args=[transition_json, result, ttl, done_channel])
+        return bool(first), ready, (ended[0].decode() or None) if ended else None
 
     def end_run(self, meta_key: str, status: str, error_json: str, done_channel: str) -> bool:
         ended: Any = self._end_run(keys=[meta_key], args=[status, error_json, done_channel])

@@ -106,12 +106,12 @@ class RedisRunStore:
             "launch": t.launch,
             "new_nodes": self._node_codec.encode_new(t.new_nodes) if t.new_nodes else {},
         }
-        first, ready = self._scripts.apply_transition(
+        first, ready, ended = self._scripts.apply_transition(
             self.keys.state_keys(), json.dumps(payload), t.result or b"", self.ttl, self.keys.done_channel
         )
         if first:
             self._settled(t.step.id)
-        return Applied(first, _steps(ready))
+        return Applied(first, _steps(ready), ended)  # type: ignore[arg-type]
 
     def snapshot_all(self) -> tuple[RunState, bytes | None, dict[str, bytes], dict[str, ChannelEntry]]:
         """The run at one instant: state, graph JSON, nodes added at run time, channel."""

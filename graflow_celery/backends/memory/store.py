@@ -139,7 +139,7 @@ class MemoryRunStore:
                     ready.append(judge)
             if ready:
                 self._outbox[step.id] = ready
-            return Applied(True, list(ready))
+            return Applied(True, list(ready), None if s.status == "running" else s.status)
 
     def _scope_finished(self, scope_id: str) -> Step | None:
         """If the scope has nothing in flight: finish the run, or report the branch to its barrier

@@ -21,7 +21,8 @@
 -- ARGV[2] serialized result (used when kind == "completed")
 -- ARGV[3] TTL in seconds: every key above lives that long after the run's last transition
 -- ARGV[4] pub/sub channel announcing the end of the run
--- Returns {1 if applied now else 0, JSON list of ready steps}: the outbox of an earlier
+-- Returns {1 if applied now else 0, JSON list of ready steps, the status the run ended with in
+-- this application or ""}. The ready steps are the outbox of an earlier
 -- application, or nothing if the step is not on the frontier or the run is no longer running (a
 -- straggler after the run ended changes nothing and is not marked applied, so a resumed run can
 -- still run it).
@@ -152,4 +153,4 @@ if #ready > 0 then  -- nothing ready: no outbox entry, and the engine sends no a
 end
 local ttl = tonumber(ARGV[3])
 for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
-return {1, encoded}
+return {1, encoded, status ~= 'running' and status or ''}
