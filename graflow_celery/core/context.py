@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from graflow_celery.core import errors_record
+from graflow_celery.core import errors_record, events
+from graflow_celery.core.events import RunInfo
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import NewStep
 from graflow_celery.errors import ConfigurationError, GraflowError, WorkflowTimeoutError
@@ -122,6 +123,7 @@ class ExecutionContext:
         start = self.graph.resolve_start(start_task_id or self.start_node)
         self.graph.validate()
         first = self.store.create(NewStep(start))
+        events.emit("run_started", RunInfo(self.run_id, self.name))
         try:
             self.dispatcher.launch(engine, self, [first])
         except Exception as exc:

@@ -12,13 +12,22 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from graflow_celery.core import errors_record
+from graflow_celery.core import errors_record, events
 from graflow_celery.core.admission import Dropped, Resend, admit, difference
 from graflow_celery.core.composition import Executable, ParallelGroup
 from graflow_celery.core.current import current_graph
+from graflow_celery.core.events import RunInfo, StepInfo
 from graflow_celery.core.params import build_call
 from graflow_celery.core.policies import MemberOutcome
-from graflow_celery.core.steps import ROOT_SCOPE, CheckpointRequest, Delivery, NewStep, Step, Transition
+from graflow_celery.core.steps import (
+    ROOT_SCOPE,
+    Applied,
+    CheckpointRequest,
+    Delivery,
+    NewStep,
+    Step,
+    Transition,
+)
 from graflow_celery.core.task import TaskWrapper
 from graflow_celery.core.task_context import TaskContext
 from graflow_celery.errors import (
@@ -90,6 +99,9 @@ class WorkflowEngine:
             next_step = context.store.retry(step, decision.delay)
             if next_step is None:  # another delivery of this attempt recorded its outcome first
                 return Dropped(f"attempt {step.attempt} of step {step.id} was settled by another delivery")
+            if events.active():
+                events.emit("step_retrying", StepInfo(RunInfo(context.run_id, context.name), step),
+                            decision.delay, decision.error)
             return RetryRequest(next_step, decision.delay, decision.error)
         self._apply(context, decision)
         return None
@@ -145,13 +157,28 @@ class WorkflowEngine:
             applied = context.store.apply(transition)
         except (GraphDefinitionError, SerializationError) as exc:  # e.g. a task added at run time that
             # cannot be stored
-            failure = self._failed(transition.step, errors_record.task_failure(transition.step.node, exc))
-            applied = context.store.apply(failure)
+            transition = self._failed(transition.step, errors_record.task_failure(transition.step.node, exc))
+            applied = context.store.apply(transition)
+        if applied.first_time and events.active():
+            self._report(context, transition, applied)
         if transition.checkpoint is not None and applied.first_time:  # after this step, before the next
             self._checkpoint(context, transition.checkpoint)
         if applied.ready:  # an outbox exists only when something was made ready
             context.dispatcher.send(context, applied.ready)
             context.store.ack_outbox(transition.step.id)
+
+    def _report(self, context: ExecutionContext, transition: Transition, applied: Applied) -> None:
+        """The lifecycle events of a transition applied for the first time."""
+        info = StepInfo(RunInfo(context.run_id, context.name), transition.step)
+        error = transition.error
+        if transition.step.phase == "judge":
+            events.emit("group_judged", info, transition.step.node, transition.kind == "completed", error)
+        elif transition.kind != "launched":
+            exception = error.get("exception") if error else None
+            events.emit("step_finished", info, transition.kind, transition.result, error, exception)
+        if applied.ended is not None:
+            record = errors_record.storable(error) if error else None
+            events.emit("run_finished", info.run, applied.ended, record)
 
     def _checkpoint(self, context: ExecutionContext, request: CheckpointRequest) -> None:
         """A deferred ``ctx.checkpoint()``. Its transition is applied already, so a checkpoint that
@@ -194,6 +221,8 @@ class WorkflowEngine:
         args, kwargs = self._arguments(context, step, task, tctx)
         if task.handoff is not None and context.dispatcher.hand_off(context, step, task, args, kwargs):
             return None
+        if events.active():
+            events.emit("step_started", StepInfo(RunInfo(context.run_id, context.name), step))
         token = current_graph.set(None)  # tasks made at run time belong to the run, not a definition
         try:
             value = task.func(*args, **kwargs)

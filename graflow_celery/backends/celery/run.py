@@ -15,6 +15,7 @@ from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.backends.celery.store import RedisRunStore
 from graflow_celery.backends.celery.worker import RETRYABLE
 from graflow_celery.checkpoints import Checkpoint, save
+from graflow_celery.core import events
 from graflow_celery.core.context import (
     DEFAULT_MAX_CYCLES,
     DEFAULT_MAX_STEPS,
@@ -23,6 +24,7 @@ from graflow_celery.core.context import (
     final_result,
 )
 from graflow_celery.core.engine import WorkflowEngine
+from graflow_celery.core.events import RunInfo
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.run_state import reopen
 from graflow_celery.core.workflow import WorkflowContext, registry
@@ -100,6 +102,8 @@ class WorkflowRun:
         nothing if they start anyway. False if the run had already finished."""
         if not self._store.cancel(message):
             return False
+        events.emit("run_finished", RunInfo(self.id, self.name), "cancelled",
+                    {"kind": "cancelled", "message": message, "task_id": None})
         pending = [message_id(self.id, step_id) for step_id in self._store.frontier()]
         if pending:
             self.app.control.revoke(pending)

@@ -20,7 +20,9 @@ from graflow_celery.backends.celery.scripts import Scripts
 from graflow_celery.backends.celery.settings import GraflowSettings
 from graflow_celery.backends.celery.store import RedisRunStore
 from graflow_celery.checkpoints import Checkpoint, CheckpointMetadata, save, take
+from graflow_celery.core import events
 from graflow_celery.core.context import ExecutionContext, RunLimits
+from graflow_celery.core.events import RunInfo
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.run_state import reopen
 from graflow_celery.errors import ConfigurationError
@@ -170,7 +172,10 @@ class Runtime:
 
     def fail_run(self, run_id: str, record: dict[str, Any]) -> bool:
         """End a run that cannot go on (this process cannot load it) with an error that says why."""
-        return self._store(run_id).fail(record)
+        ended = self._store(run_id).fail(record)
+        if ended:
+            events.emit("run_finished", RunInfo(run_id, self.workflow_name(run_id)), "failed", record)
+        return ended
 
     def workflow_name(self, run_id: str) -> str:
         cached = self._graphs.get(run_id)

@@ -19,8 +19,10 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from graflow_celery.core import events
 from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.engine import Interrupted, RetryRequest, WorkflowEngine
+from graflow_celery.core.events import RunInfo
 from graflow_celery.core.steps import Step
 from graflow_celery.errors import ConfigurationError, WorkflowInterruptedError
 from graflow_celery.redact import describe
@@ -121,7 +123,9 @@ class LocalExecutor:
             except BaseException as exc:  # a bug, a store error, KeyboardInterrupt: end the run
                 logger.error("step %s of run %s failed outside the task: %s", step.node, context.run_id,
                              describe(exc))
-                store.fail({"kind": "internal", "message": describe(exc), "task_id": step.node})
+                record = {"kind": "internal", "message": describe(exc), "task_id": step.node}
+                if store.fail(record):
+                    events.emit("run_finished", RunInfo(context.run_id, context.name), "failed", record)
                 self._stop_all()
                 if not isinstance(exc, Exception) and self.max_workers == 1:
                     raise  # KeyboardInterrupt and the like belong to the caller's thread
