@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ import graflow_celery
 from graflow_celery import Checkpoint, CheckpointManager, WorkflowEngine, WorkflowRun
 from tests.support import celery_flows
 from tests.support.redis_server import RedisServer
+from tests.support.signal_recorder import recorded
 from tests.support.workers import Worker
 
 SLOW_SECONDS = 3
@@ -118,3 +120,19 @@ def test_warm_shutdown_finishes_the_step_cold_shutdown_delivers_it_again(cluster
         slow_runs = run.get_channel().get("slow_runs")
         assert len(slow_runs) == runs
         assert_each_transition_once(run)
+
+
+def test_events_are_reported_once_per_transition_when_a_killed_workers_step_is_delivered_again(cluster):
+    app, server, logs = cluster
+    with running_workers(server, logs, ["e1", "e2"]) as workers:
+        run = graflow_celery.submit(celery_flows.killable(), app=app)
+        victim = wait_for("slow", lambda: run.get_channel().get("slow_runs"))[0]["worker"]
+        workers[victim].kill()
+        assert run.wait(timeout=60) == "completed"
+    events = wait_for("run_finished", lambda: (e := recorded(run.id, server.url)) and any(
+        x["signal"] == "run_finished" for x in e) and e)
+    finished = Counter(e["task_id"] for e in events if e["signal"] == "step_finished")
+    assert finished == Counter({"before": 1, "slow": 1, "m1": 1, "m2": 1, "after": 1})
+    assert Counter(e["task_id"] for e in events if e["signal"] == "step_started")["slow"] == 2
+    assert [e["signal"] for e in events].count("group_judged") == 1
+    assert [e["signal"] for e in events].count("run_finished") == 1

@@ -810,3 +810,10 @@ def fails_in_a_chain():
     with workflow("fails_in_a_chain") as wf:
         cp_first >> cp_fragile >> cp_sturdy
     return wf
+
+
+def lifecycle():
+    """flaky (two retries) >> best-effort group with one failing member >> after."""
+    with workflow("lifecycle") as wf:
+        flaky >> parallel(ok_task, bad_task, name="grp").with_execution(policy="best_effort") >> L["after"]
+    return wf

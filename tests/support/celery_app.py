@@ -11,7 +11,8 @@ from celery import Celery
 import graflow_celery
 import tests.contract.flows
 import tests.support.app_tasks
-import tests.support.celery_flows  # noqa: F401
+import tests.support.celery_flows
+import tests.support.signal_recorder  # noqa: F401
 
 app = Celery("graflow_tests", broker=os.environ.get("GRAFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
 app.conf.update(
