@@ -7,10 +7,13 @@ with ``app.config_from_object("django.conf:settings", namespace="CELERY")`` as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from celery import Celery
 
+from graflow_celery.backends.celery.state_redis import check_state_url, is_redis_url
 from graflow_celery.backends.celery.store import DEFAULT_TTL
 from graflow_celery.errors import ConfigurationError
 from graflow_celery.redact import redact
@@ -23,17 +26,29 @@ class GraflowSettings:
     # value: after it was last written)
     default_queue: str | None = None  # queue for steps whose task names none
     pickle_key: str | None = None  # enables signed pickle for values and functions
+    # for a Sentinel state_url: master_name, sentinel_kwargs, ... (state_redis.py); read from
+    # graflow_state_transport_options, else broker_transport_options when state_url is the broker's
+    state_transport_options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_app(cls, app: Celery) -> GraflowSettings:
         conf = app.conf
-        url = conf.get("graflow_state_url") or conf.get("broker_url") or ""
-        if not url.startswith(("redis://", "rediss://", "unix://")):
+        broker = conf.get("broker_url") or ""
+        url = conf.get("graflow_state_url") or broker
+        if not is_redis_url(url):
+            what = "the broker URL" if url == broker else "graflow_state_url"
             raise ConfigurationError(
-                "graflow-celery keeps run state in Redis: set app.conf.graflow_state_url "
-                f"(the broker URL {redact(url)!r} is not a Redis URL)"
-            )
+                "graflow-celery keeps run state in Redis: set app.conf.graflow_state_url to a Redis URL "
+                "(redis://, rediss://, unix://) or a Redis Sentinel URL list "
+                f"(sentinel://host:26379;sentinel://host2:26379); {what} {redact(url)!r} is neither")
+        options_setting = "graflow_state_transport_options"
+        options = conf.get(options_setting)
+        if options is None and url == broker:  # one Sentinel group for broker and state
+            options_setting = "broker_transport_options"
+            options = conf.get(options_setting)
+        check_state_url(url, options or {}, options_setting)
         ttl = int(conf.get("graflow_state_ttl") or DEFAULT_TTL)
         if ttl <= 0:
             raise ConfigurationError(f"graflow_state_ttl must be a positive number of seconds, got {ttl}")
-        return cls(url, ttl, conf.get("graflow_default_queue"), conf.get("graflow_pickle_key"))
+        return cls(url, ttl, conf.get("graflow_default_queue"), conf.get("graflow_pickle_key"),
+                   dict(options or {}))
