@@ -13,16 +13,10 @@ from graflow_celery import WorkflowRun
 from tests.celery.test_reliability import assert_each_transition_once, running_workers
 from tests.support import celery_flows
 from tests.support.redis_server import RedisServer
+from tests.support.wait import wait_until
 
 RUNS = 4  # one slow step each: as many as the two workers' four pool processes run at once
 REFUSED = "Redis or the broker is unavailable"  # a worker's log line when a step cannot apply
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def slow_count(run: WorkflowRun) -> int:

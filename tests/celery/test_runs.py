@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import redis
@@ -18,6 +17,7 @@ from graflow_celery.backends.celery.dispatcher import message_id
 from tests.contract import flows
 from tests.support import celery_flows
 from tests.support.app_tasks import add
+from tests.support.wait import wait_until
 from tests.support.workers import ROOT, Worker
 
 
@@ -128,13 +128,6 @@ def test_cancel_from_outside_ends_the_run_and_steps_not_started_never_run(celery
     assert 1 <= len(naps) <= slots + (done_at_cancel - 2) < width
     assert run.progress()[0] == done_at_cancel  # no transition after the cancel
     assert not run.cancel()  # already over
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_steps_go_to_the_queue_their_task_names(celery_app, redis_server, worker_logs):

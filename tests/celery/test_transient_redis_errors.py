@@ -16,6 +16,7 @@ from celery import Celery
 import graflow_celery
 from tests.support import celery_flows
 from tests.support.redis_server import RedisServer
+from tests.support.wait import wait_until
 from tests.support.workers import Worker
 
 
@@ -30,13 +31,6 @@ def split(
     yield app, broker, state, tmp_path_factory.mktemp("split-logs")
     broker.stop()
     state.stop()
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_a_state_store_out_of_memory_for_a_while_delays_the_run_and_changes_nothing(split):
