@@ -12,7 +12,7 @@ from celery import Celery
 
 import graflow_celery
 from graflow_celery import WorkflowRun, WorkflowTimeoutError
-from tests.celery.test_reliability import assert_each_transition_once
+from tests.celery.test_reliability import KILLABLE_RESULTS, KILLABLE_STEPS
 from tests.support import celery_flows
 from tests.support.sentinel import MASTER_NAME, SentinelGroup
 from tests.support.wait import wait_until
@@ -58,8 +58,9 @@ def test_runs_complete_after_the_sentinels_promote_the_replica(sentinel_cluster)
     deadline = time.monotonic() + 30
     for run in runs:
         assert wait_or_recover(run, deadline) == "completed", [w.tail() for w in workers]
-    for run in runs:
-        assert_each_transition_once(run, marks_once=False)  # a mark may have been cut off
+    for run in runs:  # not the marks: a channel write by a task running across the failover can be lost
+        assert run.progress() == (KILLABLE_STEPS, KILLABLE_STEPS)  # no step lost, none applied twice
+        assert run.results() == KILLABLE_RESULTS
         assert run.result() == "after"
 
 
