@@ -67,7 +67,7 @@ def test_runs_complete_after_the_sentinels_promote_the_replica(sentinel_cluster)
 def wait_or_recover(run: WorkflowRun, deadline: float) -> str:
     """Asynchronous replication may lose the old master's last writes: a transition, or a message
     (kombu moves a message from its queue to the unacked set in two commands). A run whose
-    frontier step has no message left waits forever; ``recover()`` re-sends such steps."""
+    frontier step has no message left waits forever; ``recover()`` re-sends its frontier."""
     try:
         return run.wait(timeout=max(1.0, deadline - time.monotonic()))
     except WorkflowTimeoutError:
