@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import redis
 
 import graflow_celery
 from graflow_celery import NotImportableError, TaskError, WorkflowRun
+from graflow_celery.backends.celery.dispatcher import message_id
 from tests.contract import flows
 from tests.support import celery_flows
 from tests.support.app_tasks import add
+from tests.support.wait import wait_until
 from tests.support.workers import ROOT, Worker
 
 
@@ -96,18 +98,35 @@ def test_two_concurrent_runs_of_one_workflow_do_not_see_each_other(celery_app):
     assert runs[0].id != runs[1].id
 
 
-def test_cancel_from_outside_ends_the_run_and_later_steps_do_nothing(celery_app):
-    run = graflow_celery.submit(celery_flows.killable(), app=celery_app)
-    deadline = time.monotonic() + 30
-    while not run.get_channel().get("slow_runs"):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+def test_cancel_from_outside_ends_the_run_and_steps_not_started_never_run(celery_app, celery_workers,
+                                                                           worker_logs):
+    slots = sum(w.concurrency for w in celery_workers)  # naps that can run at once
+    width = 4 * slots
+    run = graflow_celery.submit(celery_flows.wide_naps(width), app=celery_app)
+    wait_until(lambda: len(run.get_channel().get("marks", [])) > 1, 30, "a nap to start")
     assert run.cancel("user pressed stop")
+    done_at_cancel = run.progress()[0]  # before, the group's launch (and any nap already applied)
     assert run.status() == "cancelled"
     with pytest.raises(graflow_celery.WorkflowCancelledError, match="user pressed stop"):
         run.result(timeout=5)
-    time.sleep(float(os.environ.get("GRAFLOW_SLOW_SECONDS", "4")) + 1)  # slow finishes; nothing follows
-    assert run.get_channel().get("marks") == ["before"]
+    # Every nap not applied yet is still on the frontier (cancel revoked exactly those messages):
+    # wait until each has been handled - ran to its end, discarded as revoked, or dropped.
+    pending = [message_id(run.id, step_id) for step_id in run._store.frontier()]
+    assert len(pending) == width - (done_at_cancel - 2)
+
+    def handled(mid: str) -> bool:
+        logs = "".join(log.read_text(errors="replace") for log in worker_logs.glob("*.log"))
+        mid = re.escape(mid)
+        return re.search(rf"\[{mid}\] succeeded|Discarding revoked task: \S+\[{mid}\]|message {mid} for run",
+                         logs) is not None
+
+    wait_until(lambda: all(handled(mid) for mid in pending), 30, "every nap message to be handled")
+    marks = run.get_channel().get("marks")
+    naps = [m for m in marks if m.startswith("n")]
+    assert marks[0] == "before" and "after" not in marks
+    # only naps already running (or done) when the run was cancelled; the others never started
+    assert 1 <= len(naps) <= slots + (done_at_cancel - 2) < width
+    assert run.progress()[0] == done_at_cancel  # no transition after the cancel
     assert not run.cancel()  # already over
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from celery import Celery
+from redis.sentinel import SentinelConnectionPool
 
 from graflow_celery import ConfigurationError
 from graflow_celery.backends.celery.settings import GraflowSettings
+from graflow_celery.backends.celery.state_redis import state_client
 
 
 class DjangoSettings:
@@ -52,3 +54,62 @@ def test_a_bad_step_lease_is_refused_by_name(bad):
     app.conf.graflow_step_lease = bad
     with pytest.raises(ConfigurationError, match=r"graflow_step_lease must be a number of seconds >= 1, got"):
         GraflowSettings.from_app(app)
+
+
+SENTINELS = "sentinel://:m4ster@127.0.0.1:1/3;sentinel://127.0.0.1:2;sentinel://127.0.0.1"
+
+
+def test_state_on_the_brokers_sentinel_group_takes_the_brokers_master_name():
+    app = Celery("sentinel", broker=SENTINELS, set_as_current=False)
+    app.conf.broker_transport_options = {"master_name": "mymaster", "visibility_timeout": 60,
+                                         "sentinel_kwargs": {"password": "s3ntinel"}, "socket_timeout": 2}
+    settings = GraflowSettings.from_app(app)
+    assert settings.state_url == SENTINELS
+    client = state_client(settings.state_url, settings.state_transport_options)  # connects lazily
+    pool = client.connection_pool
+    assert isinstance(pool, SentinelConnectionPool) and pool.service_name == "mymaster"
+    assert (pool.connection_kwargs["db"], pool.connection_kwargs["password"]) == (3, "m4ster")  # as kombu
+    assert pool.connection_kwargs["socket_timeout"] == 2
+    assert "visibility_timeout" not in pool.connection_kwargs  # the broker's option, not the client's
+    manager = pool.sentinel_manager
+    assert [s.connection_pool.connection_kwargs["port"] for s in manager.sentinels] == [1, 2, 26379]
+    assert manager.sentinels[0].connection_pool.connection_kwargs["password"] == "s3ntinel"
+
+
+def test_a_state_url_of_its_own_takes_graflow_state_transport_options():
+    app = Celery("sentinel", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    app.conf.broker_transport_options = {"master_name": "not-this-one"}
+    app.conf.graflow_state_url = "sentinel://127.0.0.1:7"
+    app.conf.graflow_state_transport_options = {"master_name": "state"}
+    settings = GraflowSettings.from_app(app)
+    pool = state_client(settings.state_url, settings.state_transport_options).connection_pool
+    assert pool.service_name == "state"
+
+
+@pytest.mark.parametrize(("broker", "state", "options", "error"), [
+    (SENTINELS, None, {"visibility_timeout": 5},
+     r"is a Redis Sentinel URL, which needs the name of the master the sentinels watch: "
+     r"set app\.conf\.broker_transport_options = \{'master_name': 'mymaster'\}"),
+    ("redis://127.0.0.1:1/0", SENTINELS, None,
+     r"set app\.conf\.graflow_state_transport_options = \{'master_name'"),
+    ("redis://127.0.0.1:1/0", "sentinel://:m4ster@h:1;redis://:m4ster@h:2", {"master_name": "m"},
+     r"every URL of a Sentinel list must be sentinel://, not 'redis://:\*\*@h:2'"),
+    ("redis://127.0.0.1:1/0", "sentinel://:m4ster@h:1/zero", {"master_name": "m"},
+     "the database must be a number"),
+    ("redis://127.0.0.1:1/0", "sentinel://:m4ster@h:port", {"master_name": "m"}, "bad port in"),
+    ("redis://127.0.0.1:1/0", "sentinel://:m4ster@h:1", {"master_name": "m", "sentinel_kwargs": "pw"},
+     r"graflow_state_transport_options\['sentinel_kwargs'\] must be a dict"),
+    ("redis://127.0.0.1:1/0", "sentinels://:m4ster@h:1", {"master_name": "m"},
+     r"set app\.conf\.graflow_state_url to a Redis URL .* or a Redis Sentinel URL list .*; "
+     r"graflow_state_url 'sentinels://:\*\*@h:1' is neither"),
+])
+def test_bad_state_urls_are_refused_naming_the_problem_with_passwords_masked(broker, state, options, error):
+    app = Celery("bad", broker=broker, set_as_current=False)
+    if state:
+        app.conf.graflow_state_url = state
+        app.conf.graflow_state_transport_options = options
+    else:
+        app.conf.broker_transport_options = options
+    with pytest.raises(ConfigurationError, match=error) as info:
+        GraflowSettings.from_app(app)
+    assert "m4ster" not in str(info.value)

@@ -133,6 +133,24 @@ def killable():
     return wf
 
 
+@task(inject_context=True)
+def nap(ctx: TaskContext, name: str) -> str:
+    """Marks that it started, then holds its worker process for a while."""
+    ctx.get_channel().append("marks", name)
+    time.sleep(float(os.environ.get("GRAFLOW_NAP_SECONDS", "1")))
+    return name
+
+
+def wide_naps(width: int):
+    """before >> a group of ``width`` naps n0..n<width-1> >> after: wider than the workers' pool,
+    so that most naps wait in the queue while the first ones run."""
+    with workflow(f"wide_naps_{width}") as wf:
+        mark(task_id="before", name="before") >> parallel(
+            *(nap(task_id=f"n{i}", name=f"n{i}") for i in range(width)), name="naps") >> mark(
+            task_id="after", name="after")
+    return wf
+
+
 def not_importable():
     def inner() -> int:  # a closure: no worker can import it
         return 1

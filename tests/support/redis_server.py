@@ -20,7 +20,7 @@ def free_port() -> int:
 
 class RedisServer:
     def __init__(self, port: int | None = None, persistent: bool = False, cluster: bool = False,
-                 password: str | None = None) -> None:
+                 password: str | None = None, replica_of: int | None = None) -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed (scripts/test installs it)")
         self.port = port or free_port()
@@ -28,6 +28,7 @@ class RedisServer:
         self.persistent = persistent  # an append-only file, fsynced on every write: survives kill -9
         self.cluster = cluster  # cluster mode (no slots assigned): enough for CLUSTER KEYSLOT
         self.password = password
+        self.replica_of = replica_of  # the port of a master on 127.0.0.1 this server replicates
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -46,7 +47,8 @@ class RedisServer:
              *(["--cluster-enabled", "yes", "--cluster-config-file", str(self.dir / "nodes.conf"),
                 "--cluster-port", str(free_port())]  # not port + 10000, which may be out of range
                if self.cluster else []),
-             *(["--requirepass", self.password] if self.password else [])],
+             *(["--requirepass", self.password] if self.password else []),
+             *(["--replicaof", "127.0.0.1", str(self.replica_of)] if self.replica_of else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         client = self.client()

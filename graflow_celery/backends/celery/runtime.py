@@ -8,7 +8,6 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-import redis
 from celery import Celery
 
 from graflow_celery.backends.celery.channel import RedisChannel
@@ -18,6 +17,7 @@ from graflow_celery.backends.celery.leases import LeaseKeeper
 from graflow_celery.backends.celery.run_graph import RunGraph
 from graflow_celery.backends.celery.scripts import Scripts
 from graflow_celery.backends.celery.settings import GraflowSettings
+from graflow_celery.backends.celery.state_redis import state_client
 from graflow_celery.backends.celery.store import RedisRunStore
 from graflow_celery.checkpoints import Checkpoint, CheckpointMetadata, save, take
 from graflow_celery.core import events
@@ -39,7 +39,7 @@ class Runtime:
     def __init__(self, app: Celery) -> None:
         self.app = app
         self.settings = GraflowSettings.from_app(app)
-        self.client: Any = redis.Redis.from_url(self.settings.state_url)  # bytes, no decode_responses
+        self.client: Any = state_client(self.settings.state_url, self.settings.state_transport_options)
         self.scripts = Scripts(self.client)
         pickler = SignedPickleSerializer(self.settings.pickle_key) if self.settings.pickle_key else None
         self.serializer: Serializer = pickler or TaggedJSONSerializer()

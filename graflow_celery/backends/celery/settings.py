@@ -8,12 +8,14 @@ with ``app.config_from_object("django.conf:settings", namespace="CELERY")`` as
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery
 
 from graflow_celery.backends.celery.leases import DEFAULT_STEP_LEASE
+from graflow_celery.backends.celery.state_redis import check_state_url, is_redis_url
 from graflow_celery.backends.celery.store import DEFAULT_TTL
 from graflow_celery.errors import ConfigurationError
 from graflow_celery.redact import redact
@@ -28,21 +30,33 @@ class GraflowSettings:
     pickle_key: str | None = None  # enables signed pickle for values and functions
     step_lease: float = DEFAULT_STEP_LEASE  # seconds a running step's lease lasts unless renewed:
     # how long a dead worker's step waits before a live worker sends it again
+    # for a Sentinel state_url: master_name, sentinel_kwargs, ... (state_redis.py); read from
+    # graflow_state_transport_options, else broker_transport_options when state_url is the broker's
+    state_transport_options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_app(cls, app: Celery) -> GraflowSettings:
         conf = app.conf
-        url = conf.get("graflow_state_url") or conf.get("broker_url") or ""
-        if not url.startswith(("redis://", "rediss://", "unix://")):
+        broker = conf.get("broker_url") or ""
+        url = conf.get("graflow_state_url") or broker
+        if not is_redis_url(url):
+            what = "the broker URL" if url == broker else "graflow_state_url"
             raise ConfigurationError(
-                "graflow-celery keeps run state in Redis: set app.conf.graflow_state_url "
-                f"(the broker URL {redact(url)!r} is not a Redis URL)"
-            )
+                "graflow-celery keeps run state in Redis: set app.conf.graflow_state_url to a Redis URL "
+                "(redis://, rediss://, unix://) or a Redis Sentinel URL list "
+                f"(sentinel://host:26379;sentinel://host2:26379); {what} {redact(url)!r} is neither")
+        options_setting = "graflow_state_transport_options"
+        options = conf.get(options_setting)
+        if options is None and url == broker:  # one Sentinel group for broker and state
+            options_setting = "broker_transport_options"
+            options = conf.get(options_setting)
+        check_state_url(url, options or {}, options_setting)
         ttl = int(conf.get("graflow_state_ttl") or DEFAULT_TTL)
         if ttl <= 0:
             raise ConfigurationError(f"graflow_state_ttl must be a positive number of seconds, got {ttl}")
         return cls(url, ttl, conf.get("graflow_default_queue"), conf.get("graflow_pickle_key"),
-                   step_lease=_step_lease(conf.get("graflow_step_lease")))
+                   step_lease=_step_lease(conf.get("graflow_step_lease")),
+                   state_transport_options=dict(options or {}))
 
 
 def _step_lease(raw: Any) -> float:

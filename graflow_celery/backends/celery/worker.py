@@ -79,6 +79,16 @@ RETRYABLE: tuple[type[BaseException], ...] = (
 )
 
 
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is Redis or the broker refusing work for now: one of RETRYABLE, or a master
+    with fewer replicas than its ``min-replicas-to-write`` (NOREPLICAS, which redis-py raises as a
+    plain ResponseError, prefixed with the command when it comes from a pipeline)."""
+    if isinstance(exc, RETRYABLE):
+        return True
+    text = str(exc) if isinstance(exc, redis.ResponseError) else ""
+    return text.startswith("NOREPLICAS ") or " of pipeline caused error: NOREPLICAS " in text
+
+
 def retry_later(task: Task, throw: bool = True, **options: Any) -> Retry:
     """``task.retry``, and when the broker cannot even take the retry message, leave this message
     to be delivered again (requeue, or the visibility timeout) instead of dropping it."""
@@ -98,18 +108,21 @@ def guarded(task: Task, run_id: str, step_node: str, loading: bool = False) -> I
         yield
     except (Retry, Reject, Ignore):  # Celery's own control flow, not a failure
         raise
-    except RETRYABLE as exc:
-        logger.warning("run %s: Redis or the broker is unavailable (%s); retrying the message", run_id,
-                       describe(exc))
-        raise retry_later(task, countdown=min(2 ** task.request.retries, 30)) from exc
     except Exception as exc:
+        if transient(exc):
+            logger.warning("run %s: Redis or the broker is unavailable (%s); retrying the message", run_id,
+                           describe(exc))
+            raise retry_later(task, countdown=min(2 ** task.request.retries, 30)) from exc
         doing = "cannot load" if loading else "failed on"
         message = f"worker {task.request.hostname} {doing} run {run_id}: {describe(exc)}"
         logger.error("%s\n%s", message, exception_traceback(exc))  # not .exception: the text is redacted
         try:
             Runtime.for_app(task.app).fail_run(run_id, {"kind": "config" if loading else "internal",
                                                          "message": message, "task_id": step_node})
-        except RETRYABLE as down:  # cannot even record the failure: try the whole message later
+        except Exception as down:
+            if not transient(down):
+                raise
+            # cannot even record the failure: try the whole message later
             raise retry_later(task, countdown=min(2 ** task.request.retries, 30)) from down
         raise Ignore() from exc  # the run has failed; this message is done
 
