@@ -9,7 +9,8 @@ progress bars and metrics are middleware, never branches in the engine.
 
 Subclass ``Middleware`` and override what you need (every method does nothing), then
 ``add_middleware(m)`` - in every process that runs steps (Celery workers too). A middleware that
-raises is logged and never changes the run.
+raises is logged and never changes the run. Events follow their transition: a worker killed
+between the two loses that event (the transition itself is never lost).
 """
 
 from __future__ import annotations

@@ -129,8 +129,10 @@ def test_events_are_reported_once_per_transition_when_a_killed_workers_step_is_d
         victim = wait_for("slow", lambda: run.get_channel().get("slow_runs"))[0]["worker"]
         workers[victim].kill()
         assert run.wait(timeout=60) == "completed"
-    events = wait_for("run_finished", lambda: (e := recorded(run.id, server.url)) and any(
-        x["signal"] == "run_finished" for x in e) and e)
+        # the events follow the last transition in its worker: keep it alive until they are out
+        wait_for("run_finished",
+                 lambda: any(e["signal"] == "run_finished" for e in recorded(run.id, server.url)))
+    events = recorded(run.id, server.url)
     finished = Counter(e["task_id"] for e in events if e["signal"] == "step_finished")
     assert finished == Counter({"before": 1, "slow": 1, "m1": 1, "m2": 1, "after": 1})
     assert Counter(e["task_id"] for e in events if e["signal"] == "step_started")["slow"] == 2
