@@ -59,7 +59,8 @@ def test_a_real_runs_keys_all_sit_in_its_slot(cluster_node, celery_workers, cele
     client = redis.Redis.from_url(redis_server.url)
     names = [k for k in client.scan_iter(match="*", count=1000) if run.id.encode() in k]
     assert len(names) >= len(celery_flows.AWKWARD_KEYS) + 4  # meta, graph, results, the channel...
-    assert {slot(cluster_node, name) for name in names} == {slot(cluster_node, run.id)}
+    assert {slot(cluster_node, name) for name in names} == {slot(cluster_node, run.id)}, [
+        n for n in names if slot(cluster_node, n) != slot(cluster_node, run.id)]
 
 
 def test_channel_keys_must_be_non_empty_strings(celery_app):

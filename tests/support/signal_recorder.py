@@ -1,5 +1,6 @@
 """Records graflow_celery's signals per run, for the tests: in Redis when GRAFLOW_TEST_REDIS_URL is
-set (worker processes write there), else in this process. Imported by the test app's module."""
+set (worker processes write there; database 1 of that server, away from the runs' keys), else in
+this process. Imported by the test app's module."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ from graflow_celery import signals
 LOCAL: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
 
+def _client(url: str) -> redis.Redis:
+    """Database 1 of the server at ``url`` (the URL's own database number would win over db=)."""
+    base, _, db = url.rpartition("/")
+    return redis.Redis.from_url(f"{base}/1" if db.isdigit() else f"{url}/1")
+
+
 def _key(run_id: str) -> str:
     return f"test-signals:{run_id}"
 
@@ -23,7 +30,7 @@ def _record(signal: str, run_id: str, **fields: Any) -> None:
     entry = {"signal": signal, **fields}
     url = os.environ.get("GRAFLOW_TEST_REDIS_URL")
     if url:
-        redis.Redis.from_url(url).rpush(_key(run_id), json.dumps(entry))
+        _client(url).rpush(_key(run_id), json.dumps(entry))
     else:
         LOCAL[run_id].append(entry)
 
@@ -31,7 +38,7 @@ def _record(signal: str, run_id: str, **fields: Any) -> None:
 def recorded(run_id: str, redis_url: str | None = None) -> list[dict[str, Any]]:
     url = redis_url or os.environ.get("GRAFLOW_TEST_REDIS_URL")
     if url:
-        return [json.loads(e) for e in redis.Redis.from_url(url).lrange(_key(run_id), 0, -1)]
+        return [json.loads(e) for e in _client(url).lrange(_key(run_id), 0, -1)]
     return list(LOCAL[run_id])
 
 
