@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from celery import Celery
+from celery import Celery, current_app
 
+import graflow_celery
 from graflow_celery import ConfigurationError
+from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.backends.celery.settings import GraflowSettings
 
 
@@ -52,3 +54,19 @@ def test_a_bad_step_lease_is_refused_by_name(bad):
     app.conf.graflow_step_lease = bad
     with pytest.raises(ConfigurationError, match=r"graflow_step_lease must be a number of seconds >= 1, got"):
         GraflowSettings.from_app(app)
+
+
+def test_the_current_app_is_the_one_current_at_the_call_not_the_first_one_seen():
+    """Two apps in one process (Celery's ``current_app`` is one proxy object for both): a run
+    submitted without ``app=`` uses the settings of the app current at that moment."""
+    apps = [Celery(f"app{db}", broker=f"redis://127.0.0.1:1/{db}", set_as_current=False) for db in (1, 2)]
+    for app in apps:
+        graflow_celery.install(app)
+    previous = current_app._get_current_object()
+    try:
+        for db, app in zip((1, 2), apps, strict=True):
+            app.set_current()
+            runtime = Runtime.for_app(current_app)
+            assert runtime.app is app and runtime.settings.state_url == f"redis://127.0.0.1:1/{db}"
+    finally:
+        previous.set_current()
