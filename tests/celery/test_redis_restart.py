@@ -11,6 +11,7 @@ from celery import Celery
 import graflow_celery
 from tests.celery.test_reliability import (
     SLOW_SECONDS,
+    Cluster,
     assert_each_transition_once,
     running_workers,
     wait_for_slow,
@@ -25,7 +26,7 @@ def test_a_run_survives_a_redis_restart(tmp_path):
     app.conf.broker_transport_options = {"visibility_timeout": 5, "unacked_restore_interval": 1}
     graflow_celery.install(app)
     try:
-        with running_workers(server, tmp_path, ["x1", "x2"]) as workers:
+        with running_workers(Cluster(app, server, tmp_path), ["x1", "x2"]) as workers:
             run = graflow_celery.submit(celery_flows.killable(), app=app)
             wait_for_slow(run)
             server.kill()  # kill -9 while `slow` runs; every write so far is in the append-only file
