@@ -32,8 +32,12 @@ class GraflowSettings:
     @classmethod
     def from_app(cls, app: Celery) -> GraflowSettings:
         conf = app.conf
-        url = conf.get("graflow_state_url") or conf.get("broker_url") or ""
+        state_url = conf.get("graflow_state_url")
+        url = state_url or conf.get("broker_url") or ""
         if not url.startswith(("redis://", "rediss://", "unix://")):
+            if state_url:
+                raise ConfigurationError(f"graflow_state_url must be a Redis URL (redis://, rediss:// or "
+                                         f"unix://), got {redact(state_url)!r}")
             raise ConfigurationError(
                 "graflow-celery keeps run state in Redis: set app.conf.graflow_state_url "
                 f"(the broker URL {redact(url)!r} is not a Redis URL)"
