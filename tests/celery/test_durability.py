@@ -24,7 +24,6 @@ from tests.support.workers import Worker
 
 SLOW_SECONDS = 3
 VISIBILITY = 5
-KILLABLE_STEPS = 7  # before, slow, the group fan, m1, m2, fan's judge, after
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +58,7 @@ def wait_for(what: str, predicate, timeout: float = 30):
 
 
 def assert_each_transition_once(run: WorkflowRun) -> None:
-    assert run.progress() == (KILLABLE_STEPS, KILLABLE_STEPS)
+    assert run.progress() == (celery_flows.KILLABLE_STEPS, celery_flows.KILLABLE_STEPS)
     assert sorted(run.get_channel().get("marks")) == ["after", "before", "m1", "m2"]
 
 

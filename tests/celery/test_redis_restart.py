@@ -10,7 +10,7 @@ from celery import Celery
 
 import graflow_celery
 from graflow_celery import WorkflowRun
-from tests.celery.test_reliability import assert_each_transition_once, running_workers
+from tests.celery.test_reliability import Cluster, assert_each_transition_once, running_workers
 from tests.support import celery_flows
 from tests.support.redis_server import RedisServer
 from tests.support.wait import wait_until
@@ -43,7 +43,7 @@ def test_runs_survive_two_redis_restarts(tmp_path):
     app.conf.broker_transport_options = {"visibility_timeout": 5, "unacked_restore_interval": 1}
     graflow_celery.install(app)
     try:
-        with running_workers(server, tmp_path, ["x1", "x2"]) as workers:
+        with running_workers(Cluster(app, server, tmp_path), ["x1", "x2"]) as workers:
             runs = [graflow_celery.submit(celery_flows.killable(), app=app) for _ in range(RUNS)]
             victim = last_to_start_slow(runs)  # the other runs are cut off wherever they are
 

@@ -1,5 +1,6 @@
 """Damage on purpose - SIGKILL a worker mid-task, redeliver a message, send garbage - then check
-that the workflow still completes and that no transition happened twice."""
+that the workflow still completes and that no transition happened twice. The SIGKILL tests run
+with Redis as the broker and with RabbitMQ (run state in Redis)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,28 +17,59 @@ from celery import Celery
 
 import graflow_celery
 from graflow_celery import WorkflowRun
+from graflow_celery.backends.celery.runtime import Runtime
+from tests.conftest import private_vhost
 from tests.support import celery_flows
 from tests.support.redis_server import RedisServer
 from tests.support.workers import Worker
 
 SLOW_SECONDS = 3
-VISIBILITY = 5  # an unacked message of a dead worker is delivered again after this
+VISIBILITY = 5  # an unacked message of a dead worker is delivered again after this (Redis broker)
+
+
+@dataclass
+class Cluster:
+    """An app, the private Redis holding its run state, and its broker: that Redis, or a private
+    RabbitMQ vhost (``broker_url``)."""
+
+    app: Celery
+    server: RedisServer
+    logs: Path
+    broker_url: str | None = None
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Celery, RedisServer, Path]]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     server = RedisServer().start()
     app = Celery("reliability", broker=server.url, set_as_current=False)
     app.conf.broker_transport_options = {"visibility_timeout": VISIBILITY, "unacked_restore_interval": 1}
     graflow_celery.install(app)
-    yield app, server, tmp_path_factory.mktemp("reliability-logs")
+    yield Cluster(app, server, tmp_path_factory.mktemp("reliability-logs"))
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def amqp_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """RabbitMQ as the broker (a vhost of its own), run state in a private Redis."""
+    with private_vhost() as vhost:
+        server = RedisServer().start()
+        app = Celery("reliability_amqp", broker=vhost.url, set_as_current=False)
+        app.conf.graflow_state_url = server.url
+        graflow_celery.install(app)
+        yield Cluster(app, server, tmp_path_factory.mktemp("reliability-amqp-logs"), vhost.url)
+        server.stop()
+
+
+@pytest.fixture(params=["redis", "amqp"])
+def any_cluster(request: pytest.FixtureRequest) -> Cluster:
+    return request.getfixturevalue("cluster" if request.param == "redis" else "amqp_cluster")
+
+
 @contextmanager
-def running_workers(server: RedisServer, logs: Path, names: list[str]) -> Iterator[dict[str, Worker]]:
+def running_workers(cluster: Cluster, names: list[str]) -> Iterator[dict[str, Worker]]:
     env = {"GRAFLOW_TEST_VISIBILITY": str(VISIBILITY), "GRAFLOW_SLOW_SECONDS": str(SLOW_SECONDS)}
-    workers = {n: Worker(n, server.url, logs, extra_env=env).start() for n in names}
+    workers = {n: Worker(n, cluster.server.url, cluster.logs, extra_env=env,
+                         broker_url=cluster.broker_url).start() for n in names}
     try:
         for worker in workers.values():
             worker.wait_ready()
@@ -54,7 +87,7 @@ def wait_for_slow(run: WorkflowRun, count: int = 1, timeout: float = 30) -> list
     return runs
 
 
-KILLABLE_STEPS = 7  # before, slow, the group "fan", m1, m2, the group's judge, after
+KILLABLE_STEPS = celery_flows.KILLABLE_STEPS  # before, slow, the group "fan", m1, m2, its judge, after
 KILLABLE_RESULTS = {"before": "before", "slow": "slow done", "fan": {"m1": "m1", "m2": "m2"}, "m1": "m1",
                     "m2": "m2", "after": "after"}
 
@@ -74,24 +107,32 @@ def assert_each_transition_once(run: WorkflowRun, marks_once: bool = True) -> No
         assert set(marks) == {"after", "before", "m1", "m2"}
 
 
-def test_sigkill_a_whole_worker_in_the_middle_of_a_task(cluster):
-    app, server, logs = cluster
-    with running_workers(server, logs, ["k1", "k2"]) as workers:
+def test_sigkill_a_whole_worker_in_the_middle_of_a_task(any_cluster: Cluster):
+    """Redis gives the dead worker's message back after its visibility timeout; RabbitMQ at once,
+    when the worker's connection drops - well before the step's lease (30 s) would expire."""
+    app = any_cluster.app
+    with running_workers(any_cluster, ["k1", "k2"]) as workers:
         run = graflow_celery.submit(celery_flows.killable(), app=app)
         victim = wait_for_slow(run)[0]["worker"]
+        killed = time.monotonic()
         workers[victim].kill()  # SIGKILL main process and pool: the message stays unacked
         assert run.wait(timeout=60) == "completed", [w.tail() for w in workers.values()]
+        took = time.monotonic() - killed
         slow_runs = run.get_channel().get("slow_runs")
         assert slow_runs[0]["worker"] == victim
         assert len(slow_runs) == 2  # the user function ran again: at least once
         assert_each_transition_once(run)
         assert run.result() == "after"
+        survivor = next(w for n, w in workers.items() if n != victim)
+        assert "sending it again" not in survivor.log.read_text()  # the broker brought it back, not a lease
+        if any_cluster.broker_url:
+            assert Runtime.for_app(app).settings.step_lease == 30
+            assert took < SLOW_SECONDS + 10, took  # redelivered at once: the step ran again right away
 
 
-def test_sigkill_the_pool_process_running_the_task(cluster):
-    app, server, logs = cluster
-    with running_workers(server, logs, ["p1", "p2"]) as workers:
-        run = graflow_celery.submit(celery_flows.killable(), app=app)
+def test_sigkill_the_pool_process_running_the_task(any_cluster: Cluster):
+    with running_workers(any_cluster, ["p1", "p2"]) as workers:
+        run = graflow_celery.submit(celery_flows.killable(), app=any_cluster.app)
         entry = wait_for_slow(run)[0]
         os.kill(entry["pid"], signal.SIGKILL)  # reject_on_worker_lost: requeued at once
         assert run.wait(timeout=60) == "completed", [w.tail() for w in workers.values()]
@@ -99,9 +140,9 @@ def test_sigkill_the_pool_process_running_the_task(cluster):
         assert_each_transition_once(run)
 
 
-def test_redelivered_step_messages_change_nothing(cluster):
-    app, server, logs = cluster
-    with running_workers(server, logs, ["r1", "r2"]):
+def test_redelivered_step_messages_change_nothing(cluster: Cluster):
+    app = cluster.app
+    with running_workers(cluster, ["r1", "r2"]):
         run = graflow_celery.submit(celery_flows.killable(), app=app)
         wait_for_slow(run)
 
@@ -117,9 +158,9 @@ def test_redelivered_step_messages_change_nothing(cluster):
         assert 1 <= len(run.get_channel().get("slow_runs")) <= 2
 
 
-def test_malformed_messages_are_dropped_and_workers_go_on(cluster):
-    app, server, logs = cluster
-    with running_workers(server, logs, ["g1"]) as workers:
+def test_malformed_messages_are_dropped_and_workers_go_on(cluster: Cluster):
+    app = cluster.app
+    with running_workers(cluster, ["g1"]) as workers:
         for args in [("run", "not a dict"), (42, {}), ("run", {"id": "x", "node": "n"}), ("no-such-run", {
                 "id": "1", "node": "n"})]:
             app.send_task("graflow_celery.step", args=args)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from celery import Celery
+from celery import Celery, current_app
 from redis.sentinel import SentinelConnectionPool
 
+import graflow_celery
 from graflow_celery import ConfigurationError
+from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.backends.celery.settings import GraflowSettings
 from graflow_celery.backends.celery.state_redis import state_client
 
@@ -26,8 +28,13 @@ def test_settings_read_with_a_django_style_namespace():
 
 
 def test_a_broker_that_is_not_redis_needs_a_state_url():
-    app = Celery("amqp", broker="amqp://guest@localhost//", set_as_current=False)
-    with pytest.raises(ConfigurationError, match=r"set app\.conf\.graflow_state_url"):
+    app = Celery("amqp", broker="amqp://guest:s3cret@localhost//", set_as_current=False)
+    with pytest.raises(ConfigurationError, match=r"set app\.conf\.graflow_state_url \(the broker URL "
+                                                 r"'amqp://guest:\*\*@localhost//' is not a Redis URL\)"):
+        GraflowSettings.from_app(app)
+    app.conf.graflow_state_url = "amqp://guest:s3cret@localhost//"  # the broker's URL by mistake
+    with pytest.raises(ConfigurationError, match=r"graflow_state_url must be a Redis URL .*, "
+                                                 r"got 'amqp://guest:\*\*@localhost//'"):
         GraflowSettings.from_app(app)
     app.conf.graflow_state_url = "redis://127.0.0.1:1/2"
     assert GraflowSettings.from_app(app).state_url == "redis://127.0.0.1:1/2"
@@ -113,3 +120,19 @@ def test_bad_state_urls_are_refused_naming_the_problem_with_passwords_masked(bro
     with pytest.raises(ConfigurationError, match=error) as info:
         GraflowSettings.from_app(app)
     assert "m4ster" not in str(info.value)
+
+
+def test_the_current_app_is_the_one_current_at_the_call_not_the_first_one_seen():
+    """Two apps in one process (Celery's ``current_app`` is one proxy object for both): a run
+    submitted without ``app=`` uses the settings of the app current at that moment."""
+    apps = [Celery(f"app{db}", broker=f"redis://127.0.0.1:1/{db}", set_as_current=False) for db in (1, 2)]
+    for app in apps:
+        graflow_celery.install(app)
+    previous = current_app._get_current_object()
+    try:
+        for db, app in zip((1, 2), apps, strict=True):
+            app.set_current()
+            runtime = Runtime.for_app(current_app)
+            assert runtime.app is app and runtime.settings.state_url == f"redis://127.0.0.1:1/{db}"
+    finally:
+        previous.set_current()

@@ -32,7 +32,6 @@ from tests.support import celery_flows
 from tests.support.redis_server import RedisServer
 from tests.support.workers import Worker
 
-KILLABLE_STEPS = 7  # before, slow, the group, m1, m2, the group's judge, after
 KILL_LEASE = 5  # seconds: graflow_step_lease of the workers in the kill test
 LONG_STEP = float(os.environ.get("GRAFLOW_LEASE_TEST_STEP_SECONDS", "12"))
 LONG_LEASE = os.environ.get("GRAFLOW_LEASE_TEST_LEASE", "3")  # "default": graflow_step_lease unset (30 s)
@@ -75,7 +74,8 @@ def slow_runs(run: WorkflowRun) -> list[dict]:
 
 
 def assert_each_transition_once(run: WorkflowRun) -> None:
-    assert run.progress() == (KILLABLE_STEPS, KILLABLE_STEPS)  # every step applied, none twice
+    steps = celery_flows.KILLABLE_STEPS
+    assert run.progress() == (steps, steps)  # every step applied, none twice
     assert sorted(run.get_channel().get("marks")) == ["after", "before", "m1", "m2"]
     assert run.results()["slow"] == "slow done"
     assert run.result() == "after"

@@ -21,7 +21,7 @@ def test_a_password_in_a_task_exception_is_masked_in_the_stored_error_and_the_ra
     assert flows.MASKED_URL in record["traceback"]
     assert "s3cret-pw" not in json.dumps(record) + str(exc)
     cause = exc.__cause__
-    if runner.name == "celery":  # rebuilt from the stored record
+    if runner.backend == "celery":  # rebuilt from the stored record
         assert isinstance(cause, RemoteError)
         assert "s3cret-pw" not in str(cause) + cause.traceback_text
         assert flows.MASKED_URL in str(cause)

@@ -125,6 +125,9 @@ def mark(ctx: TaskContext, name: str) -> str:
     return name
 
 
+KILLABLE_STEPS = 7  # before, slow, the group, m1, m2, the group's judge, after
+
+
 def killable():
     with workflow("killable") as wf:
         mark(task_id="before", name="before") >> slow >> parallel(

@@ -33,8 +33,11 @@ class RedisServer:
 
     @property
     def url(self) -> str:
+        return self.db_url(0)
+
+    def db_url(self, db: int) -> str:
         auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
+        return f"redis://{auth}127.0.0.1:{self.port}/{db}"
 
     def client(self) -> redis.Redis:
         return redis.Redis(port=self.port, password=self.password)

@@ -18,14 +18,16 @@ class Worker:
     def __init__(self, name: str, redis_url: str, log_dir: Path, queues: str = "celery",
                  concurrency: int = 2, pool: str = "prefork",
                  extra_env: dict[str, str] | None = None, events: bool = False,
-                 app_module: str = "tests.support.celery_app") -> None:
+                 app_module: str = "tests.support.celery_app", broker_url: str | None = None) -> None:
         self.name = name
         self.redis_url = redis_url
         self.log = log_dir / f"{name}.log"
         self.queues = queues
         self.concurrency = concurrency
         self.pool = pool
+        # ``broker_url``: another broker than Redis (RabbitMQ); run state stays on ``redis_url``.
         self.env = {**os.environ, "GRAFLOW_TEST_REDIS_URL": redis_url, "GRAFLOW_WORKER_NAME": name,
+                    "GRAFLOW_TEST_BROKER_URL": broker_url or "",
                     "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                     **(extra_env or {})}
         self.events = events

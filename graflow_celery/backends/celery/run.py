@@ -7,11 +7,11 @@ import os
 import time
 from typing import Any
 
-from celery import Celery, current_app
+from celery import Celery
 
 from graflow_celery.backends.celery.dispatcher import message_id
 from graflow_celery.backends.celery.keys import RUN_ID_PATTERN
-from graflow_celery.backends.celery.runtime import Runtime
+from graflow_celery.backends.celery.runtime import Runtime, resolve_app
 from graflow_celery.backends.celery.store import RedisRunStore
 from graflow_celery.backends.celery.worker import RETRYABLE
 from graflow_celery.checkpoints import Checkpoint, save
@@ -40,7 +40,7 @@ class WorkflowRun:
 
     def __init__(self, run_id: str, app: Celery | None = None) -> None:
         self.id = run_id
-        self.app = app or current_app
+        self.app = resolve_app(app)
         runtime = Runtime.for_app(self.app)
         self._runtime = runtime
         self._store: RedisRunStore = runtime._store(run_id)
@@ -170,7 +170,7 @@ def submit(
 ) -> WorkflowRun:
     """Start ``workflow`` on the app's Celery workers and return at once. ``inputs`` become channel
     values (and so fill task parameters of the same name)."""
-    app = app or current_app
+    app = resolve_app(app)
     wf = _workflow(workflow)
     context = celery_run(wf.graph, start_node, limits=RunLimits(max_steps, max_cycles), run_id=run_id,
                          name=wf.name, app=app, queue=queue)
@@ -185,7 +185,7 @@ def resume(checkpoint: str | os.PathLike[str] | Checkpoint, *, app: Celery | Non
     """Continue a run on the app's workers: from a checkpoint file (or ``Checkpoint``) as a new
     run - its id is ``run_id`` or a new one - or, given the id of a failed run, that run itself
     (``WorkflowRun.resume``)."""
-    app = app or current_app
+    app = resolve_app(app)
     if isinstance(checkpoint, str) and RUN_ID_PATTERN.fullmatch(checkpoint) \
             and not os.path.exists(checkpoint):
         return WorkflowRun(checkpoint, app=app).resume()
@@ -202,7 +202,7 @@ def celery_run(graph: TaskGraph, start_node: str | None, *, limits: RunLimits, r
     if _ignored.get("serializer") is not None:
         raise ConfigurationError("on the Celery backend the serializer is set for the whole app: "
                                  "app.conf.graflow_pickle_key enables signed pickle")
-    runtime = Runtime.for_app(app or current_app)
+    runtime = Runtime.for_app(resolve_app(app))
     start = graph.resolve_start(start_node)
     graph.validate()
     return runtime.new_run(graph, name, start, limits, run_id=run_id, queue=queue)

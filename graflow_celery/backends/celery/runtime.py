@@ -8,7 +8,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from celery import Celery
+from celery import Celery, current_app
+from celery.local import Proxy
 
 from graflow_celery.backends.celery.channel import RedisChannel
 from graflow_celery.backends.celery.dispatcher import CeleryDispatcher
@@ -32,6 +33,13 @@ from graflow_celery.serialization import Serializer, SignedPickleSerializer, Tag
 _GRAPH_CACHE_SIZE = 256
 
 
+def resolve_app(app: Celery | None) -> Celery:
+    """``app``, else Celery's current app - the app itself, never the ``current_app`` proxy: the
+    proxy stays one object while the app it stands for changes (another app made current)."""
+    found = current_app if app is None else app
+    return found._get_current_object() if isinstance(found, Proxy) else found
+
+
 class Runtime:
     _by_app: dict[int, Runtime] = {}
     _lock = threading.Lock()
@@ -51,6 +59,7 @@ class Runtime:
 
     @classmethod
     def for_app(cls, app: Celery) -> Runtime:
+        app = resolve_app(app)
         with cls._lock:
             runtime = cls._by_app.get(id(app))
             if runtime is None or runtime.app is not app:
