@@ -40,7 +40,7 @@ class GraflowSettings:
         broker = conf.get("broker_url") or ""
         url = conf.get("graflow_state_url") or broker
         if not is_redis_url(url):
-            what = "the broker URL" if url == broker else "graflow_state_url"
+            what = "graflow_state_url" if conf.get("graflow_state_url") else "the broker URL"
             raise ConfigurationError(
                 "graflow-celery keeps run state in Redis: set app.conf.graflow_state_url to a Redis URL "
                 "(redis://, rediss://, unix://) or a Redis Sentinel URL list "
