@@ -29,8 +29,8 @@ def test_settings_read_with_a_django_style_namespace():
 
 def test_a_broker_that_is_not_redis_needs_a_state_url():
     app = Celery("amqp", broker="amqp://guest:s3cret@localhost//", set_as_current=False)
-    with pytest.raises(ConfigurationError, match=r"set app\.conf\.graflow_state_url to a Redis URL .*; "
-                                                 r"the broker URL 'amqp://guest:\*\*@localhost//' is neither"):
+    with pytest.raises(ConfigurationError, match=r"set app\.conf\.graflow_state_url to a Redis URL .*; the "
+                                                 r"broker URL 'amqp://guest:\*\*@localhost//' is neither"):
         GraflowSettings.from_app(app)
     app.conf.graflow_state_url = "amqp://guest:s3cret@localhost//"  # the broker's URL by mistake
     with pytest.raises(ConfigurationError, match=r"graflow_state_url 'amqp://guest:\*\*@localhost//' "
