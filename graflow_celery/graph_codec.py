@@ -21,6 +21,7 @@ from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.policies import policy_from_spec, policy_to_spec
 from graflow_celery.core.retry import RetryPolicy
 from graflow_celery.core.task import TaskWrapper
+from graflow_celery.core.task_options import TaskOptions
 from graflow_celery.errors import GraflowError, GraphDefinitionError, NotImportableError
 from graflow_celery.redact import describe
 from graflow_celery.serialization import Serializer, SignedPickleSerializer, TaggedJSONSerializer
@@ -116,7 +117,7 @@ class GraphCodec:
             "resolve_keyword_args": node.resolve_keyword_args,
             "retry_policy": node.retry_policy.to_dict(),
             "max_cycles": node.max_cycles,
-            "queue": node.queue,
+            "options": node.task_options.to_dict(),
         }
         if node.bound_kwargs:
             spec["bound"] = base64.b64encode(node.dump_bound(self._values)).decode("ascii")
@@ -188,7 +189,7 @@ class GraphCodec:
             resolve_keyword_args=spec["resolve_keyword_args"],
             retry_policy=RetryPolicy(**spec["retry_policy"]),
             max_cycles=spec["max_cycles"],
-            queue=spec["queue"],
+            task_options=TaskOptions(**spec.get("options", {"queue": spec.get("queue")})),
             bound_kwargs=self._bound(spec),
             register=False,
         )

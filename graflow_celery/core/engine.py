@@ -46,6 +46,16 @@ logger = logging.getLogger("graflow_celery.engine")
 
 
 @dataclass(frozen=True)
+class Finished:
+    """This delivery applied the step's transition: how it ended (for the backend to report it
+    truthfully, e.g. a Celery task state), with the task's return value in this process."""
+
+    kind: str  # completed, failed, skipped, cancelled, launched
+    error: dict[str, Any] | None = None
+    value: Any = None
+
+
+@dataclass(frozen=True)
 class Interrupted:
     """The task stopped because a shutdown is under way: nothing is applied and no retry is spent;
     the step stays on the frontier, to run again when the run is resumed or redelivered."""
@@ -76,7 +86,8 @@ class WorkflowEngine:
 
     # --- one step ---------------------------------------------------------------------------------
 
-    def run_step(self, context: ExecutionContext, step: Step) -> RetryRequest | Interrupted | Dropped | None:
+    def run_step(self, context: ExecutionContext,
+                 step: Step) -> Finished | RetryRequest | Interrupted | Dropped | None:
         """Run one delivered step and apply its transition, if the run's frontier admits it.
 
         Returns a ``RetryRequest`` when the task failed with retries left (its next attempt is
@@ -89,7 +100,7 @@ class WorkflowEngine:
             return self._run_admitted(context, step)
 
     def _run_admitted(self, context: ExecutionContext,
-                      step: Step) -> RetryRequest | Interrupted | Dropped | None:
+                      step: Step) -> Finished | RetryRequest | Interrupted | Dropped | None:
         decision = self._decide(context, step)
         if decision is None:  # handed off; complete_handoff() finishes the step
             return None
@@ -103,8 +114,7 @@ class WorkflowEngine:
                 events.emit("step_retrying", StepInfo(RunInfo(context.run_id, context.name), step),
                             decision.delay, decision.error)
             return RetryRequest(next_step, decision.delay, decision.error)
-        self._apply(context, decision)
-        return None
+        return self._apply(context, decision)
 
     def complete_handoff(self, context: ExecutionContext, step: Step, token: str | None,
                          value: Any = None, error: dict[str, Any] | None = None) -> Dropped | None:
@@ -124,6 +134,15 @@ class WorkflowEngine:
             else:
                 decision = self._flow(context, step, result, None)
         self._apply(context, decision)
+        return None
+
+    def fail_step(self, context: ExecutionContext, step: Step, record: dict[str, Any]) -> Dropped | None:
+        """Fail a step that was stopped from outside its task (a hard time limit, an expired
+        message): recorded like any task failure, if the frontier still holds this attempt."""
+        admission = admit(step, context.store.begin(step))
+        if admission != "run":
+            return self._not_run(context, step, admission)
+        self._apply(context, self._failed(step, record))
         return None
 
     def relay(self, context: ExecutionContext, steps: list[Step]) -> list[Dropped]:
@@ -152,7 +171,7 @@ class WorkflowEngine:
         what = "its next attempt" if admission.retry else f"the {len(admission.steps)} steps it made ready"
         return Dropped(f"step {step.id} was handled by an earlier delivery; sent {what} again")
 
-    def _apply(self, context: ExecutionContext, transition: Transition) -> None:
+    def _apply(self, context: ExecutionContext, transition: Transition) -> Finished | None:
         try:
             applied = context.store.apply(transition)
         except (GraphDefinitionError, SerializationError) as exc:  # e.g. a task added at run time that
@@ -166,6 +185,9 @@ class WorkflowEngine:
         if applied.ready:  # an outbox exists only when something was made ready
             context.dispatcher.send(context, applied.ready)
             context.store.ack_outbox(transition.step.id)
+        if not applied.first_time:
+            return None
+        return Finished(transition.kind, transition.error, transition.value)
 
     def _report(self, context: ExecutionContext, transition: Transition, applied: Applied) -> None:
         """The lifecycle events of a transition applied for the first time."""
@@ -246,6 +268,7 @@ class WorkflowEngine:
             return self._cancelled(step, tctx.requests.cancel)
         transition = self._flow(context, step, result, tctx, iteration)
         transition.checkpoint = tctx.requests.checkpoint
+        transition.value = value
         return transition
 
     def _arguments(

@@ -123,6 +123,7 @@ class Transition:
     launch: list[str] | None = None  # a group step: entry node of each member branch
     new_nodes: list[Any] = field(default_factory=list)  # nodes added at run time
     checkpoint: CheckpointRequest | None = None
+    value: Any = None  # the task's return value, in this process only (never stored)
 
 
 @dataclass(frozen=True)

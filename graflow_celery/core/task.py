@@ -8,6 +8,7 @@ from typing import Any, overload
 
 from graflow_celery.core.composition import Executable
 from graflow_celery.core.retry import RetryPolicy
+from graflow_celery.core.task_options import TaskOptions
 from graflow_celery.errors import BoundArgumentError, GraphDefinitionError, SerializationError
 from graflow_celery.serialization import Serializer
 from graflow_celery.serialization.registry import register_annotated
@@ -28,9 +29,10 @@ class TaskWrapper(Executable):
         max_retries: int | None = None,
         retry_policy: RetryPolicy | None = None,
         max_cycles: int | None = None,
-        queue: str | None = None,
         bound_kwargs: dict[str, Any] | None = None,
         register: bool = True,
+        task_options: TaskOptions | None = None,
+        **options: Any,
     ) -> None:
         if not isinstance(id, str) or not id:
             raise GraphDefinitionError(f"a task id must be a non-empty string, got {id!r}")
@@ -51,7 +53,8 @@ class TaskWrapper(Executable):
         self.resolve_keyword_args = resolve_keyword_args
         self.retry_policy = retry_policy
         self.max_cycles = max_cycles
-        self.queue = queue
+        # queue, priority, time limits...: how its steps are sent (core/task_options.py)
+        self.task_options = task_options or TaskOptions.of(id, options)
         self.bound_kwargs = dict(bound_kwargs or {})
         self.__doc__ = getattr(func, "__doc__", None)
         # Pydantic models in the signature can be decoded in this process (a worker makes its
@@ -77,13 +80,18 @@ class TaskWrapper(Executable):
     def signature(self) -> inspect.Signature:
         return inspect.signature(self.func)
 
+    @property
+    def queue(self) -> str | None:
+        return self.task_options.queue
+
     def options(self) -> dict[str, Any]:
+        """What a copy of this task under another id keeps."""
         return {
             "inject_context": self.inject_context,
             "resolve_keyword_args": self.resolve_keyword_args,
             "retry_policy": self.retry_policy,
             "max_cycles": self.max_cycles,
-            "queue": self.queue,
+            "task_options": self.task_options,
         }
 
     def dump_bound(self, serializer: Serializer) -> bytes:
@@ -130,7 +138,7 @@ def task(
     max_retries: int | None = None,
     retry_policy: RetryPolicy | None = None,
     max_cycles: int | None = None,
-    queue: str | None = None,
+    **options: Any,
 ) -> Callable[[Callable[..., Any]], TaskWrapper]: ...
 
 
@@ -143,9 +151,11 @@ def task(
     max_retries: int | None = None,
     retry_policy: RetryPolicy | None = None,
     max_cycles: int | None = None,
-    queue: str | None = None,
+    **options: Any,
 ) -> TaskWrapper | Callable[[Callable[..., Any]], TaskWrapper]:
-    """``@task``, ``@task("id")`` or ``@task(id=..., inject_context=True, max_retries=3, ...)``."""
+    """``@task``, ``@task("id")`` or ``@task(id=..., inject_context=True, max_retries=3, ...)``.
+    Message options - ``queue``, ``priority``, ``time_limit``, ``soft_time_limit``, ``expires``,
+    ``countdown`` - are described in ``core/task_options.py``."""
 
     def decorate(func: Callable[..., Any]) -> TaskWrapper:
         task_id = id or (id_or_func if isinstance(id_or_func, str) else None) or func.__name__
@@ -157,7 +167,7 @@ def task(
             max_retries=max_retries,
             retry_policy=retry_policy,
             max_cycles=max_cycles,
-            queue=queue,
+            **options,
         )
         wrapper.__module__ = func.__module__
         wrapper.__name__ = func.__name__  # type: ignore[attr-defined]

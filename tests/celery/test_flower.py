@@ -70,3 +70,38 @@ def test_flower_lists_steps_by_workflow_and_task_name(celery_app, redis_server, 
         assert sorted(mine) == [f"{run.id}:{n}" for n in (1, 2, 3)]
     finally:
         worker.stop()
+
+
+def wait_for_states(url: str, run_id: str, count: int, timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        mine = {tid: t for tid, t in flower_tasks(url).items() if tid.startswith(f"{run_id}:")}
+        if len(mine) >= count and all(t["state"] in ("SUCCESS", "FAILURE", "REVOKED") for t in mine.values()):
+            return {t["name"]: t for t in mine.values()}
+        assert time.monotonic() < deadline, mine
+        time.sleep(0.3)
+
+
+def test_flower_shows_failed_steps_as_failure_and_cancelled_ones_as_revoked(
+        celery_app, redis_server, worker_logs, flower):
+    worker = Worker("truthful", redis_server.url, worker_logs, queues="truthful", events=True).start()
+    try:
+        worker.wait_ready()
+        time.sleep(1)
+        failing = graflow_celery.submit(flows.policy_flow("best_effort"), app=celery_app, queue="truthful")
+        assert failing.result(timeout=30) == "after"
+        tasks = wait_for_states(flower, failing.id, 6)
+        assert tasks["policies.bad_task"]["state"] == "FAILURE"
+        assert tasks["policies.bad_task"]["exception"] == "ValueError('bad input')"
+        assert tasks["policies.worse_task"]["state"] == "FAILURE"
+        assert tasks["policies.ok_task"]["state"] == "SUCCESS"
+        assert tasks["policies.ok_task"]["result"] == "'ok'"
+        assert tasks["policies.after"]["args"] == "after()"
+
+        cancelled = graflow_celery.submit(flows.control(flows.cancel_caught), app=celery_app,
+                                          queue="truthful")
+        assert cancelled.wait(timeout=30) == "cancelled"
+        tasks = wait_for_states(flower, cancelled.id, 1)
+        assert tasks["control.cancel_caught"]["state"] == "REVOKED"
+    finally:
+        worker.stop()

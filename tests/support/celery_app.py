@@ -31,7 +31,9 @@ def make_app(main: str, redis_url: str, broker_url: str | None = None, state_url
     ``broker_url`` names another one."""
     app = Celery(main, broker=broker_url or redis_url, set_as_current=set_as_current)
     app.conf.update(worker_prefetch_multiplier=1, task_acks_late=True, worker_hijack_root_logger=False,
-                    result_backend=redis_url)
+                    result_backend=redis_url,
+                    # steps are routed by their shown name, globs too (tests/celery/test_task_options.py)
+                    task_routes={"routed_by_name.where_*": {"queue": "special"}})
     master_name = {"master_name": os.environ["GRAFLOW_TEST_MASTER_NAME"]} if os.environ.get(
         "GRAFLOW_TEST_MASTER_NAME") else {}
     if not broker_url:

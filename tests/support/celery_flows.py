@@ -272,3 +272,33 @@ def paused():
     with workflow("paused") as wf:
         mark(task_id="before", name="before") >> pause >> mark(task_id="after", name="after")
     return wf
+
+
+@task
+def where_routed() -> str:
+    return worker_name()
+
+
+def routed_by_name():
+    """where_routed names no queue: task_routes sends "routed_by_name.where_*" to "special"."""
+    with workflow("routed_by_name") as wf:
+        where >> where_routed
+    return wf
+
+
+@task(time_limit=1)
+def overruns() -> str:
+    time.sleep(5)
+    return "never"
+
+
+@task(soft_time_limit=0.5, time_limit=10, max_retries=1)
+def overruns_softly(ctx_free: int = 0) -> str:
+    time.sleep(3)
+    return "never"
+
+
+def options_flow(t):
+    with workflow(f"options_{t.task_id}") as wf:
+        wf.add(t)
+    return wf

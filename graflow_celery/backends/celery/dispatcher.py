@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 import secrets
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
@@ -78,28 +79,41 @@ class CeleryDispatcher:
                 self._publish(context, RELAY_TASK, (context.run_id, chunk), task_id=None,
                               shadow=f"{context.name}.fanout", queue=self.default_queue, producer=producer)
             for step in own:
+                task = self._task(context, step)
+                options = dict(task.task_options.message_options()) if task is not None else {}
+                if delay > 0:  # a retry's (or a re-sent retry's) own wait
+                    options["countdown"] = delay
+                queue = (task.queue if task is not None else None) or self.default_queue
                 self._publish(context, STEP_TASK, (context.run_id, step.to_dict()),
                               task_id=message_id(context.run_id, step.id),
-                              shadow=shadow_name(context.name, step), queue=self._queue(context, step),
-                              producer=producer, argsrepr=f"(run {context.run_id}, step {step.id})",
-                              countdown=delay)
+                              shadow=shadow_name(context.name, step), queue=queue, producer=producer,
+                              argsrepr=args_summary(step, task), **options)
 
     def _publish(self, context: ExecutionContext, name: str, args: tuple[Any, ...], *,
                  task_id: str | None, shadow: str, queue: str | None, producer: Any,
-                 argsrepr: str | None = None, countdown: float = 0.0) -> None:
-        options: dict[str, Any] = {"queue": queue} if queue else {}
-        if countdown > 0:
-            options["countdown"] = countdown
+                 argsrepr: str | None = None, **options: Any) -> None:
+        """``route_name``: without a queue of its own, a step is routed by its shown name, so
+        ``task_routes = {"order_pipeline.charge": {"queue": "payments"}}`` (or globs) applies."""
+        if queue:
+            options["queue"] = queue
         self.app.send_task(
-            name, args=args, task_id=task_id, shadow=shadow, root_id=context.run_id,
+            name, args=args, task_id=task_id, shadow=shadow, root_id=context.run_id, route_name=shadow,
             ignore_result=True, add_to_parent=False, producer=producer,
             argsrepr=argsrepr or f"(run {context.run_id}, {len(args[1])} steps)", kwargsrepr="{}",
             **options,
         )
 
-    def _queue(self, context: ExecutionContext, step: Step) -> str | None:
-        if step.phase == "run":
-            node = context.graph.node(step.node)
-            if isinstance(node, TaskWrapper) and node.queue:
-                return node.queue
-        return self.default_queue
+    @staticmethod
+    def _task(context: ExecutionContext, step: Step) -> TaskWrapper | None:
+        if step.phase != "run":
+            return None
+        node = context.graph.node(step.node)
+        return node if isinstance(node, TaskWrapper) else None
+
+
+def args_summary(step: Step, task: TaskWrapper | None) -> str:
+    """What Flower's args column shows: the task's own fixed inputs, short."""
+    parts = [f"{k}={reprlib.repr(v)}" for k, v in (task.bound_kwargs.items() if task is not None else ())]
+    if step.cycle:
+        parts.append(f"iteration={step.cycle}")
+    return f"{step.node}({', '.join(parts)})"

@@ -10,7 +10,7 @@ from typing import Any
 
 import redis
 from celery import Task, shared_task
-from celery.exceptions import Ignore, Reject, Retry
+from celery.exceptions import Ignore, Reject, Retry, TimeLimitExceeded
 from kombu.exceptions import BatchPublishError, OperationalError
 from redis.exceptions import (
     BusyLoadingError,
@@ -26,7 +26,8 @@ from graflow_celery.backends.celery.keys import check_run_id
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.core.admission import Dropped
 from graflow_celery.core.context import ExecutionContext
-from graflow_celery.core.engine import Interrupted, RetryRequest, WorkflowEngine
+from graflow_celery.core.engine import Finished, Interrupted, RetryRequest, WorkflowEngine
+from graflow_celery.core.errors_record import to_exception
 from graflow_celery.core.steps import Step
 from graflow_celery.errors import InvalidRunIdError
 from graflow_celery.redact import describe, exception_traceback
@@ -136,15 +137,39 @@ def load_context(task: Task, run_id: str, step_node: str) -> ExecutionContext | 
     return context
 
 
-@shared_task(name=STEP_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
-             max_retries=None)
-def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> None:
+class StepTask(Task):  # type: ignore[misc]
+    """The step task's class: a step killed by its hard time limit is failed, saying so."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if isinstance(exc, TimeLimitExceeded) and isinstance(args, list | tuple) and len(args) == 2:
+            fail_from_outside(self, args[0], args[1], "TimeLimitExceeded",
+                              f"the step ran past its time limit ({exc}) and was killed")
+
+
+def fail_from_outside(task: Task, run_id: Any, raw_step: Any, error_type: str, message: str) -> None:
+    """Record the failure of a step stopped outside its task (killed by its time limit)."""
+    step = parse_step(task, run_id, raw_step)
+    context = load_context(task, run_id, step.node) if step is not None else None
+    if step is None or context is None:
+        return
+    record = {"kind": "task", "task_id": step.node, "type": error_type, "message": message, "traceback": ""}
+    with guarded(task, run_id, step.node):
+        dropped = ENGINE.fail_step(context, step, record)
+    if dropped is not None:
+        log_dropped(task, run_id, dropped)
+
+
+@shared_task(name=STEP_TASK, bind=True, base=StepTask, acks_late=True, reject_on_worker_lost=True,
+             ignore_result=True, max_retries=None)
+def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> Any:
+    """Runs one step. Its Celery state tells the truth: FAILURE (with the task's exception) for a
+    step that failed, REVOKED for one that cancelled the run, its return value as the result."""
     step = parse_step(self, run_id, raw_step)
     if step is None:
-        return
+        return None
     context = load_context(self, run_id, step.node)
     if context is None:
-        return
+        return None
     retry: Retry | None = None
     with guarded(self, run_id, step.node):
         outcome = ENGINE.run_step(context, step)
@@ -158,6 +183,20 @@ def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> None:
         raise retry
     if isinstance(outcome, Interrupted):  # the worker is shutting down: another one runs the step
         raise Reject(f"step {step.id} stopped for the worker's shutdown", requeue=True)
+    if isinstance(outcome, Finished):
+        return report(self, outcome)
+    return None
+
+
+def report(task: Task, outcome: Finished) -> Any:
+    """The Celery outcome of a step whose transition this delivery applied."""
+    if outcome.kind == "cancelled":
+        task.send_event("task-revoked", terminated=False, signum=None, expired=False)
+        raise Ignore()
+    if outcome.kind == "failed" and outcome.error is not None:
+        original = outcome.error.get("exception")  # raised here: Celery logs its traceback once
+        raise original if isinstance(original, BaseException) else to_exception(outcome.error)
+    return outcome.value
 
 
 @shared_task(name=RELAY_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,

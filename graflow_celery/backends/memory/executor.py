@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Any
 
 from graflow_celery.core import events
+from graflow_celery.core.admission import Dropped
 from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.engine import Interrupted, RetryRequest, WorkflowEngine
 from graflow_celery.core.events import RunInfo
@@ -136,7 +137,7 @@ class LocalExecutor:
             elif isinstance(outcome, Interrupted):
                 logger.info("run %s: step %s stopped for the shutdown; it stays on the frontier",
                             context.run_id, step.id)
-            elif outcome is not None:
+            elif isinstance(outcome, Dropped):
                 logger.debug("run %s: step %s does nothing: %s", context.run_id, step.id, outcome.reason)
             if store.status() != "running":
                 self._stop_all()
