@@ -53,6 +53,7 @@ class Finished:
     kind: str  # completed, failed, skipped, cancelled, launched
     error: dict[str, Any] | None = None
     value: Any = None
+    ended: str | None = None  # the run ended with this transition, with this status
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class WorkflowEngine:
         return self._apply(context, decision)
 
     def complete_handoff(self, context: ExecutionContext, step: Step, token: str | None,
-                         value: Any = None, error: dict[str, Any] | None = None) -> Dropped | None:
+                         value: Any = None, error: dict[str, Any] | None = None) -> Finished | Dropped | None:
         """Finish a step whose task ran elsewhere (``from_celery``): its return value, or its
         failure as an error record (``errors_record.task_failure``). Only a completion carrying the
         token the hand-off was given is accepted."""
@@ -133,17 +134,16 @@ class WorkflowEngine:
                 decision = self._failed(step, errors_record.task_failure(step.node, exc))
             else:
                 decision = self._flow(context, step, result, None)
-        self._apply(context, decision)
-        return None
+        return self._apply(context, decision)
 
-    def fail_step(self, context: ExecutionContext, step: Step, record: dict[str, Any]) -> Dropped | None:
+    def fail_step(self, context: ExecutionContext, step: Step,
+                  record: dict[str, Any]) -> Finished | Dropped | None:
         """Fail a step that was stopped from outside its task (a hard time limit, an expired
         message): recorded like any task failure, if the frontier still holds this attempt."""
         admission = admit(step, context.store.begin(step))
         if admission != "run":
             return self._not_run(context, step, admission)
-        self._apply(context, self._failed(step, record))
-        return None
+        return self._apply(context, self._failed(step, record))
 
     def relay(self, context: ExecutionContext, steps: list[Step]) -> list[Dropped]:
         """Send steps another worker handed over (a wide fan-out) - those the frontier holds as
@@ -178,6 +178,9 @@ class WorkflowEngine:
             # cannot be stored
             transition = self._failed(transition.step, errors_record.task_failure(transition.step.node, exc))
             applied = context.store.apply(transition)
+        if applied.first_time and transition.kind == "failed" and transition.error is not None:
+            logger.warning("run %s (%s): task %s, step %s failed: %s", context.run_id, context.name,
+                           transition.step.node, transition.step.id, transition.error.get("message"))
         if applied.first_time and events.active():
             self._report(context, transition, applied)
         if transition.checkpoint is not None and applied.first_time:  # after this step, before the next
@@ -187,7 +190,7 @@ class WorkflowEngine:
             context.store.ack_outbox(transition.step.id)
         if not applied.first_time:
             return None
-        return Finished(transition.kind, transition.error, transition.value)
+        return Finished(transition.kind, transition.error, transition.value, applied.ended)
 
     def _report(self, context: ExecutionContext, transition: Transition, applied: Applied) -> None:
         """The lifecycle events of a transition applied for the first time."""
@@ -258,7 +261,8 @@ class WorkflowEngine:
                 return Interrupted(step, exc)
             if not isinstance(exc, GraflowError) and step.attempt < task.max_retries:
                 delay = task.retry_policy.delay(step.attempt)
-                logger.info("task %s failed (%s); retry %d/%d in %.2fs", step.node, describe(exc),
+                logger.info("run %s (%s): task %s, step %s failed (%s); retry %d/%d in %.2fs",
+                            context.run_id, context.name, step.node, step.id, describe(exc),
                             step.attempt + 1, task.max_retries, delay)
                 return RetryRequest(step, delay, exc)
             return self._failed(step, errors_record.task_failure(step.node, exc))
@@ -331,7 +335,6 @@ class WorkflowEngine:
         return Transition(step, "cancelled", error=record, run_end="cancelled")
 
     def _failed(self, step: Step, record: dict[str, Any]) -> Transition:
-        logger.warning("task %s failed: %s", step.node, record["message"])
         if step.scope == ROOT_SCOPE:
             return Transition(step, "failed", error=record, run_end="failed")
         return Transition(step, "failed", error=record)  # in a branch: the group's policy judges

@@ -59,7 +59,7 @@ def test_flower_lists_steps_by_workflow_and_task_name(celery_app, redis_server, 
         assert run.result(timeout=30) == 12
         deadline = time.monotonic() + 20
         while True:
-            mine = {tid: t for tid, t in flower_tasks(flower).items() if tid.startswith(run.id)}
+            mine = {tid: t for tid, t in flower_tasks(flower).items() if tid.startswith(f"{run.id}:")}
             if len(mine) == 3 and all(t["state"] == "SUCCESS" for t in mine.values()):
                 break
             assert time.monotonic() < deadline, mine
@@ -103,5 +103,34 @@ def test_flower_shows_failed_steps_as_failure_and_cancelled_ones_as_revoked(
         assert cancelled.wait(timeout=30) == "cancelled"
         tasks = wait_for_states(flower, cancelled.id, 1)
         assert tasks["control.cancel_caught"]["state"] == "REVOKED"
+    finally:
+        worker.stop()
+
+
+def flower_task(url: str, task_id: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"{url}/api/task/info/{task_id}", timeout=5) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError:
+        return None
+
+
+def test_the_run_id_resolves_in_flower_to_the_run_with_its_final_state(
+        celery_app, redis_server, worker_logs, flower, monkeypatch):
+    monkeypatch.setitem(celery_app.conf, "task_send_sent_event", True)  # this process announces runs
+    worker = Worker("runrecord", redis_server.url, worker_logs, queues="runrecord", events=True).start()
+    try:
+        worker.wait_ready()
+        time.sleep(1)
+        ok = graflow_celery.submit(flows.pipeline(), app=celery_app, queue="runrecord")
+        failed = graflow_celery.submit(flows.policy_flow("strict"), app=celery_app, queue="runrecord")
+        assert ok.wait(timeout=30) == "completed" and failed.wait(timeout=30) == "failed"
+        for run, state in ((ok, "SUCCESS"), (failed, "FAILURE")):
+            deadline = time.monotonic() + 20
+            while (record := flower_task(flower, run.id)) is None or record.get("state") != state:
+                assert time.monotonic() < deadline, record
+                time.sleep(0.3)
+            assert record["name"] == run.name and record["root_id"] == run.id
+        assert "failed under policy 'strict'" in flower_task(flower, failed.id)["exception"]
     finally:
         worker.stop()

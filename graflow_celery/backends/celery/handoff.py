@@ -13,6 +13,7 @@ from typing import Any
 
 from celery import Task, current_app, shared_task
 
+from graflow_celery.backends.celery import run_events
 from graflow_celery.backends.celery.worker import ENGINE, guarded, load_context, log_dropped, parse_step
 from graflow_celery.core.admission import Dropped
 from graflow_celery.core.errors_record import storable, task_failure
@@ -33,10 +34,12 @@ def _finish(task: Task, run_id: Any, raw_step: Any, token: Any, value: Any = Non
     if context is None:
         return
     with guarded(task, run_id, step.node):
-        dropped = ENGINE.complete_handoff(context, step, token if isinstance(token, str) else None,
+        outcome = ENGINE.complete_handoff(context, step, token if isinstance(token, str) else None,
                                           value, error)
-    if dropped is not None:
-        log_dropped(task, run_id, dropped)
+    if isinstance(outcome, Dropped):
+        log_dropped(task, run_id, outcome)
+    elif outcome is not None and outcome.ended is not None:
+        run_events.run_finished(task.app, run_id, outcome.ended, outcome.error)
 
 
 @shared_task(name=STEP_DONE, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,

@@ -9,6 +9,7 @@ from typing import Any
 
 from celery import Celery
 
+from graflow_celery.backends.celery import run_events
 from graflow_celery.backends.celery.dispatcher import message_id
 from graflow_celery.backends.celery.keys import RUN_ID_PATTERN
 from graflow_celery.backends.celery.runtime import Runtime, resolve_app
@@ -102,8 +103,9 @@ class WorkflowRun:
         nothing if they start anyway. False if the run had already finished."""
         if not self._store.cancel(message):
             return False
-        events.emit("run_finished", RunInfo(self.id, self.name), "cancelled",
-                    {"kind": "cancelled", "message": message, "task_id": None})
+        record = {"kind": "cancelled", "message": message, "task_id": None}
+        events.emit("run_finished", RunInfo(self.id, self.name), "cancelled", record)
+        run_events.run_finished(self.app, self.id, "cancelled", record)
         pending = [message_id(self.id, step_id) for step_id in self._store.frontier()]
         if pending:
             self.app.control.revoke(pending)
@@ -177,6 +179,7 @@ def submit(
     for key, value in (inputs or {}).items():
         context.channel.set(key, value)
     context.start(WorkflowEngine())
+    run_events.run_started(app, context.run_id, wf.name, inputs)
     return WorkflowRun(context.run_id, app=app)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from celery import Celery, current_app
 from celery.local import Proxy
 
+from graflow_celery.backends.celery import run_events
 from graflow_celery.backends.celery.channel import RedisChannel
 from graflow_celery.backends.celery.dispatcher import CeleryDispatcher
 from graflow_celery.backends.celery.keys import RunKeys, check_run_id
@@ -184,6 +185,7 @@ class Runtime:
         ended = self._store(run_id).fail(record)
         if ended:
             events.emit("run_finished", RunInfo(run_id, self.workflow_name(run_id)), "failed", record)
+            run_events.run_finished(self.app, run_id, "failed", record)
         return ended
 
     def workflow_name(self, run_id: str) -> str:

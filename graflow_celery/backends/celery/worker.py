@@ -21,6 +21,7 @@ from redis.exceptions import (
     TryAgainError,
 )
 
+from graflow_celery.backends.celery import run_events
 from graflow_celery.backends.celery.dispatcher import RELAY_TASK, STEP_TASK
 from graflow_celery.backends.celery.keys import check_run_id
 from graflow_celery.backends.celery.runtime import Runtime
@@ -154,9 +155,11 @@ def fail_from_outside(task: Task, run_id: Any, raw_step: Any, error_type: str, m
         return
     record = {"kind": "task", "task_id": step.node, "type": error_type, "message": message, "traceback": ""}
     with guarded(task, run_id, step.node):
-        dropped = ENGINE.fail_step(context, step, record)
-    if dropped is not None:
-        log_dropped(task, run_id, dropped)
+        outcome = ENGINE.fail_step(context, step, record)
+    if isinstance(outcome, Dropped):
+        log_dropped(task, run_id, outcome)
+    elif outcome is not None and outcome.ended is not None:
+        run_events.run_finished(task.app, run_id, outcome.ended, record)
 
 
 @shared_task(name=STEP_TASK, bind=True, base=StepTask, acks_late=True, reject_on_worker_lost=True,
@@ -184,12 +187,14 @@ def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> Any:
     if isinstance(outcome, Interrupted):  # the worker is shutting down: another one runs the step
         raise Reject(f"step {step.id} stopped for the worker's shutdown", requeue=True)
     if isinstance(outcome, Finished):
-        return report(self, outcome)
+        return report(self, outcome, run_id)
     return None
 
 
-def report(task: Task, outcome: Finished) -> Any:
+def report(task: Task, outcome: Finished, run_id: str) -> Any:
     """The Celery outcome of a step whose transition this delivery applied."""
+    if outcome.ended is not None:
+        run_events.run_finished(task.app, run_id, outcome.ended, outcome.error)
     if outcome.kind == "cancelled":
         task.send_event("task-revoked", terminated=False, signum=None, expired=False)
         raise Ignore()
