@@ -38,6 +38,8 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
 )
 graflow_celery.install(app)
+if os.environ.get("GRAFLOW_BENCH_EVENTS"):  # celery_overhead.py --events: lifecycle events on
+    import graflow_celery.signals  # noqa: F401
 
 
 # --- raw Celery -------------------------------------------------------------------------------------

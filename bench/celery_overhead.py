@@ -548,11 +548,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--worker-loglevel", default="WARNING", help="worker log level (default WARNING)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds one run may take before failing")
     parser.add_argument("--no-commands", action="store_true", help="skip the Redis command count")
+    parser.add_argument("--events", action="store_true",
+                        help="workers subscribe graflow_celery.signals (lifecycle events on, no receiver)")
     return parser.parse_args()
 
 
 def main() -> int:
     args = parse_args()
+    if args.events:
+        os.environ["GRAFLOW_BENCH_EVENTS"] = "1"  # read by the bench app, here and in the workers
     command_line = shlex.join([sys.executable, *sys.argv])
     cases = default_cases(args.quick)
     load_before = os.getloadavg()
