@@ -39,7 +39,7 @@ app.conf.update(
 )
 graflow_celery.install(app)
 if os.environ.get("GRAFLOW_BENCH_EVENTS"):  # celery_overhead.py --events: lifecycle events on
-    import graflow_celery.signals  # noqa: F401
+    import graflow_celery.signals
 
 
 # --- raw Celery -------------------------------------------------------------------------------------
