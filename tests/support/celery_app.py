@@ -6,7 +6,8 @@
 - GRAFLOW_TEST_STATE_URL, if set: run state on another Redis;
 - GRAFLOW_TEST_MASTER_NAME, if set: GRAFLOW_TEST_REDIS_URL is a Redis Sentinel URL list and this
   the name of the master the sentinels watch (broker, results and run state on that group);
-- GRAFLOW_TEST_VISIBILITY (a Redis broker's visibility timeout), GRAFLOW_TEST_PICKLE_KEY.
+- GRAFLOW_TEST_VISIBILITY (a Redis broker's visibility timeout), GRAFLOW_TEST_PICKLE_KEY;
+- GRAFLOW_TEST_OTEL_DIR, if set: tracing on, spans written there (``tests/support/otel_setup.py``).
 
 The test process builds the app of each backend it tests with ``make_app``.
 """
@@ -21,7 +22,10 @@ import graflow_celery
 import tests.contract.flows
 import tests.support.app_tasks
 import tests.support.celery_flows
-import tests.support.signal_recorder  # noqa: F401
+import tests.support.signal_recorder
+
+if os.environ.get("GRAFLOW_TEST_OTEL_DIR"):
+    import tests.support.otel_setup  # noqa: F401
 
 
 def make_app(main: str, redis_url: str, broker_url: str | None = None, state_url: str | None = None,
