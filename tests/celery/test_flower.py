@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -133,4 +135,40 @@ def test_the_run_id_resolves_in_flower_to_the_run_with_its_final_state(
             assert record["name"] == run.name and record["root_id"] == run.id
         assert "failed under policy 'strict'" in flower_task(flower, failed.id)["exception"]
     finally:
+        worker.stop()
+
+
+def test_a_celery_event_receiver_sees_task_failed_for_a_failed_step_and_the_run(
+        celery_app, redis_server, worker_logs):
+    """Celery's own event receiver (what every monitoring tool builds on), not only Flower."""
+    seen: list[dict] = []
+    ready = threading.Event()
+
+    receivers: list = []
+
+    def receive() -> None:
+        with celery_app.connection_for_read() as conn:
+            receivers.append(celery_app.events.Receiver(conn, handlers={"*": seen.append}))
+            ready.set()
+            with contextlib.suppress(Exception):  # the connection closes under it at the end
+                receivers[0].capture(limit=None, timeout=None, wakeup=True)
+
+    threading.Thread(target=receive, daemon=True).start()
+    ready.wait(10)
+    worker = Worker("evented", redis_server.url, worker_logs, queues="evented", events=True).start()
+    try:
+        worker.wait_ready()
+        run = graflow_celery.submit(flows.policy_flow("strict"), app=celery_app, queue="evented")
+        assert run.wait(timeout=30) == "failed"
+        deadline = time.monotonic() + 20
+        while not any(e.get("uuid") == run.id and e["type"] == "task-failed" for e in list(seen)):
+            assert time.monotonic() < deadline, [e["type"] for e in seen]
+            time.sleep(0.2)
+        failed = {e["uuid"]: e for e in list(seen) if e["type"] == "task-failed"}
+        step_failures = [e for uuid, e in failed.items() if uuid.startswith(f"{run.id}:")]
+        assert any(e["exception"] == "ValueError('bad input')" for e in step_failures)
+        assert "failed under policy 'strict'" in failed[run.id]["exception"]
+    finally:
+        if receivers:
+            receivers[0].should_stop = True
         worker.stop()
