@@ -17,7 +17,8 @@ register_run_factory("celery", celery_run)
 def install(app: Celery, **settings: object) -> Celery:
     """Make ``app`` run graflow workflows and check its settings now rather than at the first
     submit. Keyword arguments set ``graflow_*`` settings: ``install(app, state_ttl=3600)``. Every
-    worker of ``app`` also runs the lease sweep, which re-sends the steps of dead workers."""
+    worker of ``app`` also runs the lease sweep, which re-sends the steps of dead workers. In eager
+    mode (``task_always_eager``) runs stay in this process: no Redis is needed, none is checked."""
     for key, value in settings.items():
         app.conf[f"graflow_{key}"] = value
     if worker.run_step.name not in app.tasks:  # app.tasks finalizes the app, adding shared tasks

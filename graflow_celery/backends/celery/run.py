@@ -1,7 +1,8 @@
 """Submitting a workflow through a Celery app, and the handle on its run: ``WorkflowRun``.
 
 Where an app's runs live is decided in one place, ``runs_for(app)``: in Redis, run by the app's
-workers (``celery_runs.py``). ``submit``, ``resume``, ``WorkflowRun`` and the ``"celery"`` run
+workers (``celery_runs.py``), or - with Celery's eager mode on - in this process, run inside
+``submit`` (``eager.py``). ``submit``, ``resume``, ``WorkflowRun`` and the ``"celery"`` run
 factory all go through the object it returns.
 """
 
@@ -13,6 +14,7 @@ from typing import Any, Protocol
 from celery import Celery
 
 from graflow_celery.backends.celery.celery_runs import CeleryRuns
+from graflow_celery.backends.celery.eager import EagerRuns, eager
 from graflow_celery.backends.celery.keys import RUN_ID_PATTERN
 from graflow_celery.backends.celery.runtime import Runtime, resolve_app
 from graflow_celery.checkpoints import Checkpoint
@@ -51,15 +53,17 @@ class Runs(Protocol):
 
 
 def runs_for(app: Celery) -> Runs:
-    """The app's runs: in Redis, run by its workers."""
-    return CeleryRuns(Runtime.for_app(app))
+    """The app's runs: in Redis, run by its workers - or, in eager mode, in this process."""
+    return EagerRuns(app) if eager(app) else CeleryRuns(Runtime.for_app(app))
 
 
 class WorkflowRun(RunHandle):
     """The handle on a run submitted through a Celery app: status, wait, result(s), channel,
     progress, cancel, checkpoint, resume, recover (``core/run_handle.py``).
 
-    Re-attach to a run from any process with ``WorkflowRun(run_id, app=app)``."""
+    Re-attach to a run from any process with ``WorkflowRun(run_id, app=app)``. An app in eager mode
+    has no runs to re-attach to - each ended inside ``submit`` and lives in the handle it
+    returned - so there this raises ``ConfigurationError``, without looking for Redis."""
 
     def __init__(self, run_id: str, app: Celery | None = None) -> None:
         self.app = resolve_app(app)
@@ -97,7 +101,8 @@ def submit(
     max_cycles: int = DEFAULT_MAX_CYCLES,
     run_id: str | None = None,
 ) -> WorkflowRun:
-    """Start ``workflow`` on the app's Celery workers and return at once. ``inputs`` become
+    """Start ``workflow`` on the app's Celery workers and return at once - or, when the app is in
+    eager mode (``task_always_eager``), run it here and return it finished. ``inputs`` become
     channel values (and so fill task parameters of the same name)."""
     app = resolve_app(app)
     wf = _workflow(workflow)
@@ -113,7 +118,7 @@ def resume(checkpoint: str | os.PathLike[str] | Checkpoint, *, app: Celery | Non
            run_id: str | None = None, queue: str | None = None) -> WorkflowRun:
     """Continue a run on the app's workers: from a checkpoint file (or ``Checkpoint``) as a new
     run - its id is ``run_id`` or a new one - or, given the id of a failed run, that run itself
-    (``WorkflowRun.resume``)."""
+    (``WorkflowRun.resume``). In eager mode, from a checkpoint, here and to its end."""
     app = resolve_app(app)
     if isinstance(checkpoint, str) and RUN_ID_PATTERN.fullmatch(checkpoint) \
             and not os.path.exists(checkpoint):
