@@ -38,6 +38,16 @@ class InvalidRunIdError(ConfigurationError):
         self.run_id = run_id
 
 
+class InvalidRetryPolicyError(ConfigurationError, ValueError):
+    """A ``RetryPolicy`` field with a value that cannot work. Also a ``ValueError``, which
+    ``RetryPolicy`` raised before, so code that caught that keeps working."""
+
+    def __init__(self, field: str, value: object, rule: str) -> None:
+        super().__init__(f"RetryPolicy {field} must be {rule}, got {value!r}")
+        self.field = field
+        self.value = value
+
+
 class SerializationError(GraflowError):
     """A value could not be encoded for storage, or stored bytes could not be decoded."""
 

@@ -55,8 +55,10 @@ class RunStore(Protocol):
         """The run's state and its channel at one instant (a checkpoint)."""
         ...
 
-    def restore(self, state: RunState) -> None:
-        """Take over ``state``: a new run from a checkpoint, or this run reopened."""
+    def restore(self, state: RunState, expected_status: str | None = None) -> None:
+        """Take over ``state``: a new run from a checkpoint, or this run reopened.
+        ``expected_status``: only if the run still has that status (else ``ConfigurationError``),
+        checked in the same atomic change."""
         ...
 
     def frontier(self, step_ids: list[str] | None = None) -> dict[str, Step]:

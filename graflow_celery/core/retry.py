@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
+from numbers import Real
+
+from graflow_celery.errors import InvalidRetryPolicyError
 
 
 @dataclass(frozen=True)
@@ -19,12 +23,17 @@ class RetryPolicy:
     jitter: bool = False
 
     def __post_init__(self) -> None:
-        if self.max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
-        if self.initial_interval < 0 or self.max_interval < 0:
-            raise ValueError("retry intervals must be >= 0")
-        if self.backoff_factor < 1:
-            raise ValueError(f"backoff_factor must be >= 1, got {self.backoff_factor}")
+        """Refuses, as an ``InvalidRetryPolicyError`` naming the field, what cannot work."""
+        if not _whole(self.max_retries) or self.max_retries < 0:
+            raise InvalidRetryPolicyError("max_retries", self.max_retries, "a whole number >= 0")
+        if not _number(self.initial_interval, finite=True) or self.initial_interval < 0:
+            raise InvalidRetryPolicyError("initial_interval", self.initial_interval,
+                                          "a finite number of seconds >= 0")
+        if not _number(self.backoff_factor, finite=True) or self.backoff_factor < 1:
+            raise InvalidRetryPolicyError("backoff_factor", self.backoff_factor, "a finite number >= 1")
+        if not _number(self.max_interval, finite=False) or self.max_interval < 0:
+            raise InvalidRetryPolicyError("max_interval", self.max_interval,
+                                          "a number of seconds >= 0 (inf: no cap)")
 
     def delay(self, retry_number: int) -> float:
         wait = min(self.initial_interval * self.backoff_factor**retry_number, self.max_interval)
@@ -40,3 +49,14 @@ class RetryPolicy:
             "max_interval": self.max_interval,
             "jitter": self.jitter,
         }
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: object, finite: bool) -> bool:
+    """A real number, not a bool, never NaN; ``finite``: not infinite either."""
+    if not isinstance(value, Real) or isinstance(value, bool) or math.isnan(value):
+        return False
+    return math.isfinite(value) or not finite

@@ -5,8 +5,7 @@ from __future__ import annotations
 from celery import Celery
 
 from graflow_celery.backends.celery import handoff, worker
-from graflow_celery.backends.celery.run import WorkflowRun, celery_run, resume, submit
-from graflow_celery.backends.celery.runtime import Runtime
+from graflow_celery.backends.celery.run import WorkflowRun, celery_run, resume, runs_for, submit
 from graflow_celery.backends.celery.sweep import add_sweep
 from graflow_celery.celery_task_step import CeleryTaskStep, from_celery
 from graflow_celery.core.context import register_run_factory
@@ -18,12 +17,13 @@ register_run_factory("celery", celery_run)
 def install(app: Celery, **settings: object) -> Celery:
     """Make ``app`` run graflow workflows and check its settings now rather than at the first
     submit. Keyword arguments set ``graflow_*`` settings: ``install(app, state_ttl=3600)``. Every
-    worker of ``app`` also runs the lease sweep, which re-sends the steps of dead workers."""
+    worker of ``app`` also runs the lease sweep, which re-sends the steps of dead workers. In eager
+    mode (``task_always_eager``) runs stay in this process: no Redis is needed, none is checked."""
     for key, value in settings.items():
         app.conf[f"graflow_{key}"] = value
     if worker.run_step.name not in app.tasks:  # app.tasks finalizes the app, adding shared tasks
         raise ConfigurationError(f"the {worker.run_step.name} task is not registered on {app.main}")
-    Runtime.for_app(app)
+    runs_for(app)  # reads and checks the settings
     add_sweep(app)
     return app
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import Task, current_app, shared_task
+from celery import Task, current_task, shared_task
 
 from graflow_celery.backends.celery import run_events
 from graflow_celery.backends.celery.worker import ENGINE, guarded, load_context, log_dropped, parse_step
@@ -65,8 +65,15 @@ def step_failed_msg(self: Task, record: dict[str, Any], run_id: str, raw_step: d
 def step_failed(request: Any, exc: BaseException, traceback: Any, run_id: str,
                 raw_step: dict[str, Any], token: str | None = None) -> None:
     """The errback (not ``bind=True``: Celery calls only unbound errbacks with the request and the
-    exception). Celery has already spent the task's own retries."""
+    exception). Celery has already spent the task's own retries.
+
+    The message goes out through the failing task's app, whose broker and workers the run uses -
+    not ``current_app``, which is another app in a process that holds several. Celery calls this
+    errback as a task of that app: the failing task's result backend rebuilds the errback's
+    signature with its own app and calls it (``_call_task_errbacks`` in celery/backends/base.py),
+    and ``Task.__call__`` makes it the current task while it runs."""
     node = raw_step.get("node", "?") if isinstance(raw_step, dict) else "?"
     record = storable(task_failure(node, exc))
-    current_app.send_task(STEP_FAILED_MSG, args=(record, run_id, raw_step, token), ignore_result=True,
-                          root_id=run_id)
+    app = current_task.app  # this errback, as registered on the failing task's app
+    app.send_task(STEP_FAILED_MSG, args=(record, run_id, raw_step, token), ignore_result=True,
+                  root_id=run_id)

@@ -41,6 +41,14 @@ def resolve_app(app: Celery | None) -> Celery:
     return found._get_current_object() if isinstance(found, Proxy) else found
 
 
+def value_codecs(pickle_key: str | None) -> tuple[Serializer, GraphCodec]:
+    """An app's serializer for values - tagged JSON, or signed pickle when ``graflow_pickle_key``
+    is set - and the graph codec that goes with it (functions by import path, or pickled)."""
+    pickler = SignedPickleSerializer(pickle_key) if pickle_key else None
+    serializer: Serializer = pickler or TaggedJSONSerializer()
+    return serializer, GraphCodec(pickler, serializer)
+
+
 class Runtime:
     _by_app: dict[int, Runtime] = {}
     _lock = threading.Lock()
@@ -50,9 +58,7 @@ class Runtime:
         self.settings = GraflowSettings.from_app(app)
         self.client: Any = state_client(self.settings.state_url, self.settings.state_transport_options)
         self.scripts = Scripts(self.client)
-        pickler = SignedPickleSerializer(self.settings.pickle_key) if self.settings.pickle_key else None
-        self.serializer: Serializer = pickler or TaggedJSONSerializer()
-        self.codec = GraphCodec(pickler, self.serializer)
+        self.serializer, self.codec = value_codecs(self.settings.pickle_key)
         self.leases = LeaseKeeper(self.client, self.scripts, self.settings.step_lease)
         self._dispatchers: dict[str | None, CeleryDispatcher] = {}
         self._graphs: OrderedDict[str, tuple[str, RunGraph, RunLimits, str | None]] = OrderedDict()

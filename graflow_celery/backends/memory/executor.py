@@ -46,13 +46,17 @@ class LocalExecutor:
         self.max_workers = max_workers
         self.shutdown_timeout = shutdown_timeout
         self._on_failure = on_failure  # keeps a checkpoint of a failed run on its context
+        self._alive_lock = threading.Lock()
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """What one launch uses; a run launches again when it is resumed in this process."""
         self._queue: queue.SimpleQueue[Step | None] = queue.SimpleQueue()
         self._timers: list[threading.Timer] = []
         self._stopping = threading.Event()
         self._interrupted_by: str | None = None
         self._wake = threading.Event()  # every worker thread has exited, or an interrupt came
         self._alive = 0
-        self._alive_lock = threading.Lock()
 
     # --- the Dispatcher seam ---------------------------------------------------------------------------
 
@@ -68,6 +72,7 @@ class LocalExecutor:
         return self._stopping.is_set()
 
     def launch(self, engine: WorkflowEngine, context: ExecutionContext, steps: list[Step]) -> None:
+        self._fresh()  # nothing is left of an earlier launch (its stop markers, an interrupt)
         for step in steps:
             self._queue.put(step)
         with self._shutdown_signals():

@@ -30,6 +30,7 @@ from graflow_celery.core.steps import (
     Transition,
 )
 from graflow_celery.core.task import TaskWrapper
+from graflow_celery.errors import ConfigurationError
 from graflow_celery.serialization import Serializer
 
 
@@ -167,9 +168,12 @@ class MemoryRunStore:
             state.error = storable(error) if error is not None else None
             return state, (channel.export() if channel is not None else {})
 
-    def restore(self, state: RunState) -> None:
-        """Take over a run's state: a new run from a checkpoint, or this run reopened."""
+    def restore(self, state: RunState, expected_status: str | None = None) -> None:
+        """Take over a run's state: a new run from a checkpoint, or this run reopened (only if
+        it still has ``expected_status``, when given)."""
         with self._lock:
+            if expected_status is not None and self._s.status != expected_status:
+                raise ConfigurationError(f"run {self.run_id} is {self._s.status}, not {expected_status}")
             self._s = copy.deepcopy(state)
             self._outbox.clear()
             self._retries.clear()

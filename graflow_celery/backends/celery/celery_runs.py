@@ -1,0 +1,84 @@
+"""Runs kept in the app's Redis and run by its workers: how ``submit`` builds and starts them,
+and what a run handle asks of one (``core/run_handle.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graflow_celery.backends.celery import run_events
+from graflow_celery.backends.celery.dispatcher import message_id
+from graflow_celery.backends.celery.runtime import Runtime
+from graflow_celery.backends.celery.store import RedisRunStore
+from graflow_celery.backends.celery.worker import ENGINE, RETRYABLE
+from graflow_celery.channels.base import Channel
+from graflow_celery.checkpoints import Checkpoint, save
+from graflow_celery.core.context import ExecutionContext, RunLimits
+from graflow_celery.core.graph import TaskGraph
+from graflow_celery.core.steps import Step
+from graflow_celery.errors import ConfigurationError
+from graflow_celery.redact import redact
+from graflow_celery.serialization import Serializer
+
+
+class CeleryRun:
+    """One run in Redis. Reading it needs neither its graph nor its code: a process that did not
+    define the workflow can follow it; only ``send`` and ``checkpoint`` load the graph."""
+
+    def __init__(self, runtime: Runtime, run_id: str) -> None:
+        self._runtime = runtime
+        self.run_id = run_id
+        self.store: RedisRunStore = runtime._store(run_id)
+        self.channel: Channel = runtime._channel(run_id)
+        self.serializer: Serializer = runtime.serializer
+
+    @property
+    def name(self) -> str:
+        return self._runtime.workflow_name(self.run_id)
+
+    def send(self, steps: list[Step]) -> None:
+        context = self._runtime.context_for(self.run_id)  # its graph routes each step to its queue
+        if context is not None:  # else its state expired meanwhile
+            context.dispatcher.send(context, steps)
+
+    def revoke(self, steps: list[Step]) -> None:
+        self._runtime.app.control.revoke([message_id(self.run_id, step.id) for step in steps])
+
+    def ended(self, status: str, record: dict[str, Any] | None) -> None:
+        run_events.run_finished(self._runtime.app, self.run_id, status, record)  # the run's Flower record
+
+    def checkpoint(self, path: str | None, metadata: dict[str, Any] | None) -> str:
+        written, _ = save(self._runtime.take_checkpoint(self.run_id, metadata), path)
+        return written
+
+    def unavailable(self, exc: Exception) -> bool:
+        return isinstance(exc, RETRYABLE)  # what a worker retries a message on
+
+
+class CeleryRuns:
+    """The app's runs in Redis: ``start`` sends a run's first step (or a restored run's frontier)
+    to the workers and returns at once."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def new_run(self, graph: TaskGraph, name: str, start_node: str | None, limits: RunLimits,
+                run_id: str | None = None, queue: str | None = None) -> ExecutionContext:
+        start = graph.resolve_start(start_node)
+        graph.validate()
+        return self.runtime.new_run(graph, name, start, limits, run_id=run_id, queue=queue)
+
+    def restore(self, checkpoint: Checkpoint, run_id: str | None = None,
+                queue: str | None = None) -> ExecutionContext:
+        return self.runtime.restore(checkpoint, run_id=run_id, queue=queue)
+
+    def start(self, context: ExecutionContext, inputs: dict[str, Any] | None = None) -> CeleryRun:
+        context.start(ENGINE)
+        run_events.run_started(self.runtime.app, context.run_id, context.name, inputs)
+        return CeleryRun(self.runtime, context.run_id)
+
+    def attach(self, run_id: str) -> CeleryRun:
+        run = CeleryRun(self.runtime, run_id)
+        if not run.store.exists():
+            raise ConfigurationError(
+                f"no run {run_id!r} in {redact(self.runtime.settings.state_url)} (unknown or expired)")
+        return run
