@@ -71,12 +71,13 @@ def resolve(path: str) -> Any:
 
 class GraphCodec:
     def __init__(self, pickler: SignedPickleSerializer | None = None,
-                 values: Serializer | None = None, allow_main: bool = False) -> None:
+                 values: Serializer | None = None, allow_main: bool = False, app: Any = None) -> None:
         self._pickler = pickler  # functions that cannot be imported, when enabled
         self._values = values or pickler or TaggedJSONSerializer()  # the run's serializer: bound arguments
         # A checkpoint of an in-process run may name functions of the script that runs it
         # ("__main__:f"): the same script can resume it; a Celery worker could not import them.
         self._allow_main = allow_main
+        self._app = app  # where from_celery steps' tasks are found by name (else the current app)
         # A graph often runs one function in many nodes: look each up once.
         self._importable: dict[Any, str | None] = {}  # function -> why it is not importable
         self._resolved: dict[str, Any] = {}  # import path -> function
@@ -171,7 +172,7 @@ class GraphCodec:
             group.policy = policy_from_spec(spec["policy"])
             return group
         if "celery_task" in spec:
-            return CeleryTaskStep(current_app.tasks[spec["celery_task"]], node_id,
+            return CeleryTaskStep((self._app or current_app).tasks[spec["celery_task"]], node_id,
                                   options=spec["celery_options"],
                                   bound_kwargs=self._bound(spec), register=False)
         if "func" in spec:

@@ -40,7 +40,7 @@ class EagerRuns:
 
     def __init__(self, app: Celery) -> None:
         self.app = app
-        serializer, self._codec = value_codecs(app.conf.get("graflow_pickle_key"))
+        serializer, self._codec = value_codecs(app.conf.get("graflow_pickle_key"), app)
         self._memory = MemoryBackend(max_workers=1, serializer=serializer)
         self._propagates = bool(app.conf.task_eager_propagates)
 

@@ -41,12 +41,13 @@ def resolve_app(app: Celery | None) -> Celery:
     return found._get_current_object() if isinstance(found, Proxy) else found
 
 
-def value_codecs(pickle_key: str | None) -> tuple[Serializer, GraphCodec]:
+def value_codecs(pickle_key: str | None, app: Celery | None = None) -> tuple[Serializer, GraphCodec]:
     """An app's serializer for values - tagged JSON, or signed pickle when ``graflow_pickle_key``
-    is set - and the graph codec that goes with it (functions by import path, or pickled)."""
+    is set - and the graph codec that goes with it (functions by import path, or pickled;
+    ``from_celery`` steps by the task's name in ``app``)."""
     pickler = SignedPickleSerializer(pickle_key) if pickle_key else None
     serializer: Serializer = pickler or TaggedJSONSerializer()
-    return serializer, GraphCodec(pickler, serializer)
+    return serializer, GraphCodec(pickler, serializer, app=app)
 
 
 class Runtime:
@@ -58,7 +59,7 @@ class Runtime:
         self.settings = GraflowSettings.from_app(app)
         self.client: Any = state_client(self.settings.state_url, self.settings.state_transport_options)
         self.scripts = Scripts(self.client)
-        self.serializer, self.codec = value_codecs(self.settings.pickle_key)
+        self.serializer, self.codec = value_codecs(self.settings.pickle_key, app)
         self.leases = LeaseKeeper(self.client, self.scripts, self.settings.step_lease)
         self._dispatchers: dict[str | None, CeleryDispatcher] = {}
         self._graphs: OrderedDict[str, tuple[str, RunGraph, RunLimits, str | None]] = OrderedDict()
