@@ -8,7 +8,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,8 @@ from graflow_celery import Checkpoint, CheckpointManager, WorkflowEngine, Workfl
 from tests.support import celery_flows
 from tests.support.redis_server import RedisServer
 from tests.support.signal_recorder import recorded
-from tests.support.workers import Worker
+from tests.support.wait import wait_for
+from tests.support.workers import Worker, started
 
 SLOW_SECONDS = 3
 VISIBILITY = 5
@@ -36,25 +37,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Celery, 
     server.stop()
 
 
-@contextmanager
-def running_workers(server: RedisServer, logs: Path, names: list[str]) -> Iterator[dict[str, Worker]]:
+def running_workers(server: RedisServer, logs: Path,
+                    names: list[str]) -> AbstractContextManager[dict[str, Worker]]:
     env = {"GRAFLOW_TEST_VISIBILITY": str(VISIBILITY), "GRAFLOW_SLOW_SECONDS": str(SLOW_SECONDS)}
-    workers = {n: Worker(n, server.url, logs, extra_env=env).start() for n in names}
-    try:
-        for worker in workers.values():
-            worker.wait_ready()
-        yield workers
-    finally:
-        for worker in workers.values():
-            worker.stop()
-
-
-def wait_for(what: str, predicate, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while not (found := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return found
+    return started(names, server.url, logs, env)
 
 
 def assert_each_transition_once(run: WorkflowRun) -> None:

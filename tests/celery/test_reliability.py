@@ -8,7 +8,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from graflow_celery.backends.celery.runtime import Runtime
 from tests.conftest import private_vhost
 from tests.support import celery_flows
 from tests.support.redis_server import RedisServer
-from tests.support.workers import Worker
+from tests.support.workers import Worker, started
 
 SLOW_SECONDS = 3
 VISIBILITY = 5  # an unacked message of a dead worker is delivered again after this (Redis broker)
@@ -65,18 +65,9 @@ def any_cluster(request: pytest.FixtureRequest) -> Cluster:
     return request.getfixturevalue("cluster" if request.param == "redis" else "amqp_cluster")
 
 
-@contextmanager
-def running_workers(cluster: Cluster, names: list[str]) -> Iterator[dict[str, Worker]]:
+def running_workers(cluster: Cluster, names: list[str]) -> AbstractContextManager[dict[str, Worker]]:
     env = {"GRAFLOW_TEST_VISIBILITY": str(VISIBILITY), "GRAFLOW_SLOW_SECONDS": str(SLOW_SECONDS)}
-    workers = {n: Worker(n, cluster.server.url, cluster.logs, extra_env=env,
-                         broker_url=cluster.broker_url).start() for n in names}
-    try:
-        for worker in workers.values():
-            worker.wait_ready()
-        yield workers
-    finally:
-        for worker in workers.values():
-            worker.stop()
+    return started(names, cluster.server.url, cluster.logs, env, broker_url=cluster.broker_url)
 
 
 def wait_for_slow(run: WorkflowRun, count: int = 1, timeout: float = 30) -> list[dict]:

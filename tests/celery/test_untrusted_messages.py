@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +17,12 @@ from graflow_celery.backends.celery.dispatcher import RELAY_TASK, STEP_TASK
 from graflow_celery.backends.celery.handoff import STEP_DONE, STEP_FAILED_MSG
 from tests.contract import flows
 from tests.support import celery_flows
+from tests.support.wait import wait_for
 
 
 @pytest.fixture(autouse=True)
 def _cluster(celery_workers):
     return celery_workers
-
-
-def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return found
 
 
 def worker_log(worker_logs: Path) -> str:

@@ -18,7 +18,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,8 @@ from graflow_celery import WorkflowRun
 from graflow_celery.backends.celery.keys import RunKeys
 from tests.support import celery_flows
 from tests.support.redis_server import RedisServer
-from tests.support.workers import Worker
+from tests.support.wait import wait_until
+from tests.support.workers import Worker, started
 
 KILL_LEASE = 5  # seconds: graflow_step_lease of the workers in the kill test
 LONG_STEP = float(os.environ.get("GRAFLOW_LEASE_TEST_STEP_SECONDS", "12"))
@@ -46,27 +47,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Celery, 
     server.stop()
 
 
-@contextmanager
 def running_workers(server: RedisServer, logs: Path, names: list[str], lease: str, slow_seconds: float,
-                    visibility: str = "") -> Iterator[dict[str, Worker]]:
+                    visibility: str = "") -> AbstractContextManager[dict[str, Worker]]:
     env = {"GRAFLOW_TEST_STEP_LEASE": "" if lease == "default" else lease,
            "GRAFLOW_TEST_VISIBILITY": visibility, "GRAFLOW_SLOW_SECONDS": str(slow_seconds)}
-    workers = {n: Worker(n, server.url, logs, extra_env=env, app_module="tests.support.lease_app").start()
-               for n in names}
-    try:
-        for worker in workers.values():
-            worker.wait_ready()
-        yield workers
-    finally:
-        for worker in workers.values():
-            worker.stop()
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    return started(names, server.url, logs, env, app_module="tests.support.lease_app")
 
 
 def slow_runs(run: WorkflowRun) -> list[dict]:

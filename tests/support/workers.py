@@ -7,7 +7,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -85,6 +88,20 @@ class Worker:
         if not self.log.exists():
             return "(no log)"
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def started(names: list[str], redis_url: str, log_dir: Path, env: dict[str, str],
+            **options: Any) -> Iterator[dict[str, Worker]]:
+    """Real workers by name, ready, stopped on the way out (``options``: Worker's keywords)."""
+    workers = {n: Worker(n, redis_url, log_dir, extra_env=env, **options).start() for n in names}
+    try:
+        for worker in workers.values():
+            worker.wait_ready()
+        yield workers
+    finally:
+        for worker in workers.values():
+            worker.stop()
 
 
 def wait_for_workers(redis_url: str, workers: list[Worker], timeout: float = 30) -> None:
