@@ -18,3 +18,14 @@ def test_the_readme_workflow_runs(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "{'min': 1, 'max': 5}" in done.stdout
+
+
+def test_the_readme_picture_is_what_the_first_workflow_draws(tmp_path):
+    text = README.read_text()
+    code = re.search(r"```python\n(.*?)```", text.split("## A workflow", 1)[1], re.S).group(1)
+    script = tmp_path / "readme_picture.py"
+    script.write_text(code + "\nprint(wf.to_mermaid(), end='')\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    picture = re.search(r"```mermaid\n(.*?)```", text, re.S).group(1)
+    assert done.stdout.endswith(picture)

@@ -6,6 +6,7 @@ from contextvars import Token
 from types import TracebackType
 from typing import Any, Protocol
 
+from graflow_celery.core import pictures
 from graflow_celery.core.composition import Executable
 from graflow_celery.core.context import DEFAULT_MAX_CYCLES, DEFAULT_MAX_STEPS, ExecutionContext, RunLimits
 from graflow_celery.core.current import current_graph
@@ -77,6 +78,20 @@ class WorkflowContext:
             context.channel.set(key, value)
         result = WorkflowEngine().execute(context)
         return (result, context) if ret_context else result
+
+    # --- pictures -----------------------------------------------------------------------------------
+
+    def to_mermaid(self, direction: str = "TD") -> str:
+        """A Mermaid flowchart (groups as subgraphs), e.g. for a README or a run page."""
+        return pictures.to_mermaid(self.graph, direction)
+
+    def to_dot(self) -> str:
+        """Graphviz DOT (groups as clusters): ``dot -Tsvg``."""
+        return pictures.to_dot(self.graph, self.name)
+
+    def draw_ascii(self) -> str:
+        """The workflow as plain text, from its start nodes."""
+        return pictures.draw_ascii(self.graph, self.name)
 
     def __repr__(self) -> str:
         return f"workflow({self.name!r}, tasks={sorted(self.graph.nodes)})"

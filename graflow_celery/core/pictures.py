@@ -1,0 +1,115 @@
+"""Pictures of a workflow's graph: Mermaid, Graphviz DOT and plain text.
+
+Parallel groups are drawn as subgraphs (clusters) holding their members, named by the group's
+name; an edge into or out of a group starts or ends at the group. Tasks added at run time are not
+in a definition's picture (they do not exist yet).
+"""
+
+from __future__ import annotations
+
+import json
+
+from graflow_celery.core.composition import ParallelGroup
+from graflow_celery.core.graph import TaskGraph
+
+
+def _members(graph: TaskGraph) -> dict[str, list[str]]:
+    """Each group's member entry ids, in order."""
+    return {g.task_id: g.member_ids for g in graph.groups()}
+
+
+def _chains(graph: TaskGraph, group_id: str) -> list[str]:
+    """Every node that belongs to a group (its members and what they chain to)."""
+    return [n for n in graph.nodes if graph.owner(n) == group_id]
+
+
+def to_mermaid(graph: TaskGraph, direction: str = "TD") -> str:
+    ids = {node: f"n{i}" for i, node in enumerate(graph.nodes)}
+    lines = [f"flowchart {direction}"]
+
+    def node_line(node: str, indent: str) -> str:
+        return f'{indent}{ids[node]}["{_mermaid_label(node)}"]'
+
+    drawn: set[str] = set()
+
+    def draw(node: str, indent: str) -> None:
+        if node in drawn:
+            return
+        drawn.add(node)
+        if isinstance(graph.nodes[node], ParallelGroup):
+            lines.append(f'{indent}subgraph {ids[node]}["{_mermaid_label(node)}"]')
+            for inner in _chains(graph, node):
+                draw(inner, indent + "  ")
+            lines.append(f"{indent}end")
+        else:
+            lines.append(node_line(node, indent))
+
+    for node in graph.nodes:
+        if graph.owner(node) is None:
+            draw(node, "  ")
+    for src in graph.nodes:
+        for dst in graph.successors(src):
+            lines.append(f"  {ids[src]} --> {ids[dst]}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_label(node: str) -> str:
+    return node.replace('"', "#quot;").replace("\n", " ")
+
+
+def to_dot(graph: TaskGraph, name: str = "workflow") -> str:
+    lines = [f"digraph {json.dumps(name)} {{", "  rankdir=TB;", "  node [shape=box, style=rounded];"]
+    drawn: set[str] = set()
+
+    def draw(node: str, indent: str) -> None:
+        if node in drawn:
+            return
+        drawn.add(node)
+        if isinstance(graph.nodes[node], ParallelGroup):
+            lines.append(f"{indent}subgraph {json.dumps('cluster_' + node)} {{")
+            lines.append(f"{indent}  label={json.dumps(node)};")
+            lines.append(f"{indent}  {json.dumps(node)} [shape=point];")  # where edges meet the group
+            for inner in _chains(graph, node):
+                draw(inner, indent + "  ")
+            lines.append(f"{indent}}}")
+        else:
+            lines.append(f"{indent}{json.dumps(node)};")
+
+    for node in graph.nodes:
+        if graph.owner(node) is None:
+            draw(node, "  ")
+    for src in graph.nodes:
+        for dst in graph.successors(src):
+            lines.append(f"  {json.dumps(src)} -> {json.dumps(dst)};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def draw_ascii(graph: TaskGraph, name: str = "workflow") -> str:
+    """The workflow as an indented tree from its start nodes: ``-> x`` follows an edge, a group
+    shows its members as ``[a | b]``, and a node reached again is shown as ``(see x)``."""
+    members = _members(graph)
+    lines = [name]
+    seen: set[str] = set()
+
+    def label(node: str) -> str:
+        if node in members:
+            return f"{node} [{' | '.join(members[node])}]"
+        return node
+
+    def walk(node: str, depth: int, arrow: bool) -> None:
+        prefix = "  " * depth + ("-> " if arrow else "")
+        if node in seen:
+            lines.append(f"{prefix}(see {node})")
+            return
+        seen.add(node)
+        lines.append(prefix + label(node))
+        for member in members.get(node, []):
+            for nxt in graph.successors(member):  # chains inside a member branch
+                walk(nxt, depth + 2, True)
+        for nxt in graph.successors(node):
+            walk(nxt, depth + 1, True)
+
+    for start in [n for n in graph.nodes if not graph.predecessors(n) and graph.owner(n) is None]:
+        walk(start, 1, False)
+    return "\n".join(lines) + "\n"
