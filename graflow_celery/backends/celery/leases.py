@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import redis
 
@@ -63,6 +63,20 @@ def parse_member(member: bytes | str) -> tuple[str, str, str] | None:
     except InvalidRunIdError:
         return None
     return parts[0], parts[1], parts[2]
+
+
+@dataclass(frozen=True)
+class PendingTake:
+    """A lease take queued on a pipeline whose answer is not back yet."""
+
+    keys: RunKeys
+    step_id: str
+    ttl: int
+    token: str
+    member: str
+    sent_ms: int
+    guess: int  # the expiry this process expects, in Redis time: the index member's score
+    free_only: bool
 
 
 @dataclass
@@ -115,30 +129,40 @@ class LeaseKeeper:
     # --- around one step ----------------------------------------------------------------------------
 
     def take(self, keys: RunKeys, step_id: str, ttl: int) -> Lease | None:
-        """Hold the step's lease; None if the step left the frontier of a running run meanwhile.
-        The index member goes out in the same round trip, scored with this process's estimate of
-        the expiry in Redis time; the script's answer corrects the estimate when it is off."""
+        """Hold the step's lease (taking it over from another delivery); None if the step left the
+        frontier of a running run meanwhile. The index member goes out in the same round trip,
+        scored with this process's estimate of the expiry in Redis time; the script's answer
+        corrects the estimate when it is off."""
+        pending = self.prepare(keys, step_id, ttl)
+        found = self.finish(pending, self._scripts.pipeline(lambda pipe: self.queue_take(pipe, pending))[0])
+        return found if isinstance(found, Lease) else None
+
+    def prepare(self, keys: RunKeys, step_id: str, ttl: int, free_only: bool = False) -> PendingTake:
         self._start()
         token = secrets.token_hex(8)
-        member = index_member(keys.run_id, step_id, token)
         sent_ms = _now_ms()
-        guess = sent_ms + self._offset_ms + self.lease_ms
+        return PendingTake(keys, step_id, ttl, token, index_member(keys.run_id, step_id, token), sent_ms,
+                           sent_ms + self._offset_ms + self.lease_ms, free_only)
 
-        def queue(pipe: Any) -> None:
-            self._scripts.lease_take([keys.meta, keys.frontier, keys.leases], step_id, self._owner, token,
-                                     self.lease_ms, ttl, pipe)
-            pipe.zadd(LEASE_INDEX, {member: guess})
+    def queue_take(self, pipe: Any, take: PendingTake) -> None:
+        """Put the take on ``pipe`` (two commands: the script, then the index member)."""
+        keys = take.keys
+        self._scripts.lease_take([keys.meta, keys.frontier, keys.leases], take.step_id, self._owner,
+                                 take.token, self.lease_ms, take.ttl, pipe, free_only=take.free_only)
+        pipe.zadd(LEASE_INDEX, {take.member: take.guess})
 
-        expires = int(self._scripts.pipeline(queue)[0])
-        if not expires:
-            self._forget(member)
-            return None
-        self._offset_ms = expires - self.lease_ms - sent_ms
-        if abs(expires - guess) > _INDEX_TOLERANCE_MS:
-            self._r.zadd(LEASE_INDEX, {member: expires})
-        lease = Lease(keys, step_id, token, expires)
+    def finish(self, take: PendingTake, answer: Any) -> Lease | Literal["held"] | None:
+        """The lease from the take script's answer; "held": ``free_only`` and another holds it."""
+        expires = int(answer)
+        if expires <= 0:
+            self._forget(take.member)
+            return "held" if expires < 0 else None
+        self._offset_ms = expires - self.lease_ms - take.sent_ms
+        if abs(expires - take.guess) > _INDEX_TOLERANCE_MS:
+            self._r.zadd(LEASE_INDEX, {take.member: expires})
+        lease = Lease(take.keys, take.step_id, take.token, expires)
         with self._lock:
-            self._held[token] = lease
+            self._held[take.token] = lease
         return lease
 
     def release(self, lease: Lease | None) -> None:

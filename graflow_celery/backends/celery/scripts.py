@@ -77,9 +77,11 @@ class Scripts:
         return pipe.evalsha(script.sha, len(keys), *keys, *args)
 
     def lease_take(self, keys: list[str], step_id: str, owner: str, token: str, lease_ms: int, ttl: int,
-                   pipe: Any = None) -> Any:
-        """``keys``: meta, frontier, leases. The expiry in ms (Redis time), or 0: not taken."""
-        return self._call(self._lease_take, keys, [step_id, owner, token, lease_ms, ttl], pipe)
+                   pipe: Any = None, free_only: bool = False) -> Any:
+        """``keys``: meta, frontier, leases. The expiry in ms (Redis time), 0: not taken (not on the
+        frontier), -1: ``free_only`` and another delivery holds it."""
+        args = [step_id, owner, token, lease_ms, ttl, "1" if free_only else "0"]
+        return self._call(self._lease_take, keys, args, pipe)
 
     def lease_renew(self, leases_key: str, step_id: str, token: str, lease_ms: int, pipe: Any = None) -> Any:
         """The new expiry in ms, or 0: this token no longer holds the lease."""

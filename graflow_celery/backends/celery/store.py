@@ -55,6 +55,8 @@ class RedisRunStore:
         self._node_codec = node_codec  # turns nodes added at run time into stored specs
         self._leases = leases  # None: steps run without a lease (a store used only to read or submit)
         self._held: dict[str, Lease] = {}  # step id -> the lease this store's delivery holds
+        self.lease_at_begin = False  # take the lease in begin's round trip (step messages)
+        self._pretaken: dict[str, Lease | str | None] = {}  # step id -> what begin's take gave
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -79,14 +81,26 @@ class RedisRunStore:
         return step
 
     def begin(self, step: Step) -> StepStart:
-        pipe = self._r.pipeline(transaction=False)
-        pipe.hget(self.keys.meta, "status")
-        pipe.sismember(self.keys.applied, step.id)
-        pipe.hget(self.keys.outbox, step.id)
-        pipe.hget(self.keys.frontier, step.id)
-        pipe.hget(self.keys.outbox, f"{step.id}|retry")
-        pipe.hget(self.keys.handoffs, step.id)
-        status, was_applied, outbox, entry, retry, token = pipe.execute()
+        """One round trip. With ``lease_at_begin`` (a step message about to run), the step's lease
+        is taken in it too, if no other delivery holds it: ``lease()`` then has nothing to send,
+        and ``release_unused()`` gives it back if the message is not admitted."""
+        pending = None
+        if self.lease_at_begin and self._leases is not None:
+            pending = self._leases.prepare(self.keys, step.id, self.ttl, free_only=True)
+
+        def queue(pipe: Any) -> None:
+            pipe.hget(self.keys.meta, "status")
+            pipe.sismember(self.keys.applied, step.id)
+            pipe.hget(self.keys.outbox, step.id)
+            pipe.hget(self.keys.frontier, step.id)
+            pipe.hget(self.keys.outbox, f"{step.id}|retry")
+            pipe.hget(self.keys.handoffs, step.id)
+            if pending is not None:
+                self._leases.queue_take(pipe, pending)  # type: ignore[union-attr]
+
+        status, was_applied, outbox, entry, retry, token, *taken = self._scripts.pipeline(queue)
+        if pending is not None and self._leases is not None:
+            self._pretaken[step.id] = self._leases.finish(pending, taken[0])
         run_status: RunStatus = (status or b"missing").decode()  # type: ignore[assignment]
         return StepStart(run_status, bool(was_applied), _steps(outbox) if outbox else None,
                          Step.from_dict(json.loads(entry)) if entry else None, _retry(retry),
@@ -159,7 +173,9 @@ class RedisRunStore:
         if self._leases is None:
             yield
             return
-        held = self._leases.take(self.keys, step.id, self.ttl)
+        pretaken = self._pretaken.pop(step.id, "held")
+        held = pretaken if isinstance(pretaken, Lease) else (
+            None if pretaken is None else self._leases.take(self.keys, step.id, self.ttl))
         if held is not None:
             self._held[step.id] = held
         try:
@@ -167,6 +183,13 @@ class RedisRunStore:
         finally:
             self._held.pop(step.id, None)
             self._leases.release(held)
+
+    def release_unused(self) -> None:
+        """Give back a lease ``begin`` took for a message that was not admitted."""
+        while self._pretaken and self._leases is not None:
+            _, taken = self._pretaken.popitem()
+            if isinstance(taken, Lease):
+                self._leases.release(taken)
 
     def _settled(self, step_id: str) -> None:
         """The script that applied or retried the step also deleted its lease."""

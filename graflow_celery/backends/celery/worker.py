@@ -25,6 +25,7 @@ from graflow_celery.backends.celery import run_events
 from graflow_celery.backends.celery.dispatcher import RELAY_TASK, STEP_TASK
 from graflow_celery.backends.celery.keys import check_run_id
 from graflow_celery.backends.celery.runtime import Runtime
+from graflow_celery.backends.celery.store import RedisRunStore
 from graflow_celery.core.admission import Dropped
 from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.engine import Finished, Interrupted, RetryRequest, WorkflowEngine
@@ -174,14 +175,21 @@ def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> Any:
     if context is None:
         return None
     retry: Retry | None = None
-    with guarded(self, run_id, step.node):
-        outcome = ENGINE.run_step(context, step)
-        if isinstance(outcome, RetryRequest):  # recorded on the frontier: send it, then say it was sent
-            retry = retry_later(self, args=(run_id, outcome.step.to_dict()), countdown=outcome.delay,
-                                exc=describe(outcome.error), throw=False)  # Celery logs it: redacted
-            context.store.ack_outbox(step.id, retry=True)
-        elif isinstance(outcome, Dropped):
-            log_dropped(self, run_id, outcome)
+    store = context.store
+    if isinstance(store, RedisRunStore):
+        store.lease_at_begin = True  # the lease is taken in the same round trip as the step's reads
+    try:
+        with guarded(self, run_id, step.node):
+            outcome = ENGINE.run_step(context, step)
+            if isinstance(outcome, RetryRequest):  # recorded on the frontier: send it, say it was sent
+                retry = retry_later(self, args=(run_id, outcome.step.to_dict()), countdown=outcome.delay,
+                                    exc=describe(outcome.error), throw=False)  # Celery logs it: redacted
+                context.store.ack_outbox(step.id, retry=True)
+            elif isinstance(outcome, Dropped):
+                log_dropped(self, run_id, outcome)
+    finally:
+        if isinstance(store, RedisRunStore):
+            store.release_unused()
     if retry is not None:
         raise retry
     if isinstance(outcome, Interrupted):  # the worker is shutting down: another one runs the step
