@@ -29,7 +29,7 @@ from graflow_celery.core.policies import (
 from graflow_celery.core.retry import RetryPolicy
 from graflow_celery.core.task import TaskWrapper, task
 from graflow_celery.core.task_context import TaskContext, TaskExecutionContext
-from graflow_celery.core.workflow import WorkflowContext, workflow
+from graflow_celery.core.workflow import WorkflowContext, workflow, workflows
 from graflow_celery.errors import (
     BoundArgumentError,
     CheckpointError,
@@ -113,4 +113,5 @@ __all__ = [
     "submit",
     "task",
     "workflow",
+    "workflows",
 ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import Token
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, Protocol
 
 from graflow_celery.core import pictures
@@ -99,3 +100,9 @@ class WorkflowContext:
 
 def workflow(name: str) -> WorkflowContext:
     return WorkflowContext(name)
+
+
+def workflows() -> Mapping[str, WorkflowContext]:
+    """The workflows defined in this process, by name (read-only; a name defined again names the
+    latest definition)."""
+    return MappingProxyType(registry)

@@ -26,7 +26,7 @@ from graflow_celery.core.context import (
 )
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.run_handle import RunHandle, StoredRun
-from graflow_celery.core.workflow import WorkflowContext, registry
+from graflow_celery.core.workflow import WorkflowContext, workflows
 from graflow_celery.errors import ConfigurationError
 
 
@@ -81,11 +81,11 @@ class WorkflowRun(RunHandle):
 def _workflow(workflow: WorkflowContext | str) -> WorkflowContext:
     if isinstance(workflow, WorkflowContext):
         return workflow
-    found = registry.get(workflow)
+    found = workflows().get(workflow)
     if found is None:
         raise ConfigurationError(
             f"no workflow named {workflow!r} has been defined in this process (import the module that "
-            f"defines it); known: {sorted(registry)}"
+            f"defines it); known: {sorted(workflows())}"
         )
     return found
 
