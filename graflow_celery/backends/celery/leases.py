@@ -15,8 +15,10 @@ Where a lease lives:
   the sweep looks. It lives in another Redis Cluster slot, so it is updated with separate commands
   next to the scripts, never inside them, and may hold stale members: the sweep drops them.
 
-Per step this costs one round trip (the take script and the index ``ZADD``, pipelined); the
-index member of an applied step is removed in batches by the renewer thread, off the step's path.
+For a step message the take rides in ``begin``'s round trip (the store's ``lease_at_begin``: taken
+only if no other delivery holds it, given back if the message is not admitted); otherwise it is
+one round trip of its own (the take script and the index ``ZADD``, pipelined). The index member
+of an applied step is removed in batches by the renewer thread, off the step's path.
 """
 
 from __future__ import annotations
