@@ -8,6 +8,7 @@ in a definition's picture (they do not exist yet).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from graflow_celery.core.composition import ParallelGroup
 from graflow_celery.core.graph import TaskGraph
@@ -23,30 +24,39 @@ def _chains(graph: TaskGraph, group_id: str) -> list[str]:
     return [n for n in graph.nodes if graph.owner(n) == group_id]
 
 
-def to_mermaid(graph: TaskGraph, direction: str = "TD") -> str:
-    ids = {node: f"n{i}" for i, node in enumerate(graph.nodes)}
-    lines = [f"flowchart {direction}"]
-
-    def node_line(node: str, indent: str) -> str:
-        return f'{indent}{ids[node]}["{_mermaid_label(node)}"]'
-
+def _nesting(graph: TaskGraph) -> Iterator[tuple[str, str, int]]:
+    """The nodes in drawing order, groups around their members: ("open" | "node" | "close",
+    node id, depth)."""
     drawn: set[str] = set()
 
-    def draw(node: str, indent: str) -> None:
+    def walk(node: str, depth: int) -> Iterator[tuple[str, str, int]]:
         if node in drawn:
             return
         drawn.add(node)
         if isinstance(graph.nodes[node], ParallelGroup):
-            lines.append(f'{indent}subgraph {ids[node]}["{_mermaid_label(node)}"]')
+            yield "open", node, depth
             for inner in _chains(graph, node):
-                draw(inner, indent + "  ")
-            lines.append(f"{indent}end")
+                yield from walk(inner, depth + 1)
+            yield "close", node, depth
         else:
-            lines.append(node_line(node, indent))
+            yield "node", node, depth
 
     for node in graph.nodes:
         if graph.owner(node) is None:
-            draw(node, "  ")
+            yield from walk(node, 1)
+
+
+def to_mermaid(graph: TaskGraph, direction: str = "TD") -> str:
+    ids = {node: f"n{i}" for i, node in enumerate(graph.nodes)}
+    lines = [f"flowchart {direction}"]
+    for kind, node, depth in _nesting(graph):
+        indent = "  " * depth
+        if kind == "open":
+            lines.append(f'{indent}subgraph {ids[node]}["{_mermaid_label(node)}"]')
+        elif kind == "close":
+            lines.append(f"{indent}end")
+        else:
+            lines.append(f'{indent}{ids[node]}["{_mermaid_label(node)}"]')
     for src in graph.nodes:
         for dst in graph.successors(src):
             lines.append(f"  {ids[src]} --> {ids[dst]}")
@@ -59,25 +69,16 @@ def _mermaid_label(node: str) -> str:
 
 def to_dot(graph: TaskGraph, name: str = "workflow") -> str:
     lines = [f"digraph {json.dumps(name)} {{", "  rankdir=TB;", "  node [shape=box, style=rounded];"]
-    drawn: set[str] = set()
-
-    def draw(node: str, indent: str) -> None:
-        if node in drawn:
-            return
-        drawn.add(node)
-        if isinstance(graph.nodes[node], ParallelGroup):
+    for kind, node, depth in _nesting(graph):
+        indent = "  " * depth
+        if kind == "open":
             lines.append(f"{indent}subgraph {json.dumps('cluster_' + node)} {{")
             lines.append(f"{indent}  label={json.dumps(node)};")
             lines.append(f"{indent}  {json.dumps(node)} [shape=point];")  # where edges meet the group
-            for inner in _chains(graph, node):
-                draw(inner, indent + "  ")
+        elif kind == "close":
             lines.append(f"{indent}}}")
         else:
             lines.append(f"{indent}{json.dumps(node)};")
-
-    for node in graph.nodes:
-        if graph.owner(node) is None:
-            draw(node, "  ")
     for src in graph.nodes:
         for dst in graph.successors(src):
             lines.append(f"  {json.dumps(src)} -> {json.dumps(dst)};")
