@@ -144,3 +144,11 @@ def cancel(ctx: click.Context, run_id: str) -> None:
     else:
         click.echo(f"{handle.id} had already ended: {handle.status()}", err=True)
         raise SystemExit(1)
+
+
+@click.group("graflow", commands=main.commands)
+@click.pass_context
+def celery_command(ctx: click.Context) -> None:
+    """Graflow workflows of this app: ``celery -A proj graflow status RUN`` and every other
+    ``graflow-celery`` command, with the app Celery loaded."""
+    ctx.obj = ctx.find_root().obj.app  # Celery's CLIContext loads the -A app on first use

@@ -49,8 +49,11 @@ def load_workflow(spec: str) -> WorkflowContext:
                    f"{', '.join(sorted(workflows())) or 'none'}")
 
 
-def load_app(spec: str | None) -> Any:
-    """The Celery app of ``--app``, found the way ``celery -A`` finds it."""
+def load_app(spec: Any) -> Any:
+    """The Celery app of ``--app``, found the way ``celery -A`` finds it (or the app itself, under
+    ``celery -A proj graflow``)."""
+    if spec is not None and not isinstance(spec, str):
+        return spec
     if not spec:
         raise CliError("this command needs the Celery app: --app MODULE:APP (or GRAFLOW_CELERY_APP)")
     from celery.app.utils import find_app

@@ -127,3 +127,19 @@ def test_unknown_run_and_missing_app_exit_2(on_workers: dict[str, str]) -> None:
     assert "unknown run" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     no_app = cli("status", "0" * 32)
     assert no_app.returncode == 2 and "--app" in no_app.stderr
+
+
+def test_the_same_commands_under_celery_dash_a(on_workers: dict[str, str]) -> None:
+    """``celery -A proj graflow ...``: Celery loads the app, our commands run with it."""
+    def celery_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "celery", "-A", APP, "graflow", *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60, env={**os.environ, **on_workers})
+
+    submitted_run = celery_cli("submit", f"{FLOWS}:doubling", "--input", "n=4")
+    assert submitted_run.returncode == 0, submitted_run.stderr
+    run_id = submitted_run.stdout.strip()
+    watched = celery_cli("watch", run_id)
+    assert watched.returncode == 0, watched.stderr
+    assert watched.stdout.splitlines()[-1] == "completed: 9"
+    unknown = celery_cli("status", "0" * 32)
+    assert unknown.returncode == 2 and "unknown run" in unknown.stderr
