@@ -40,6 +40,11 @@ def _run(ctx: click.Context, run_id: str) -> Any:
         raise CliError(f"unknown run {run_id!r}: {exc}") from exc
 
 
+def _steps(seen: Any) -> str:
+    """done/total, with a "+" when tasks added at run time may add more."""
+    return f"{seen.done}/{seen.total}{'+' if seen.lower_bound else ''}"
+
+
 inputs_option = click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=JSON",
                              help="A channel value (fills task parameters of that name).")
 
@@ -98,8 +103,8 @@ def submit(ctx: click.Context, workflow: str, inputs: tuple[str, ...], queue: st
 def status(ctx: click.Context, run_id: str) -> None:
     """Print a run's status and progress (steps done/made ready)."""
     handle = _run(ctx, run_id)
-    done, total = handle.progress()
-    click.echo(f"{handle.id} {handle.name} {handle.status()} {done}/{total}")
+    seen = handle.progress()
+    click.echo(f"{handle.id} {handle.name} {handle.status()} {_steps(seen)}")
 
 
 @main.command()
@@ -115,7 +120,7 @@ def watch(ctx: click.Context, run_id: str, timeout: float | None) -> None:
         seen = handle.progress()
         if seen != shown:
             shown = seen
-            click.echo(f"{handle.id} {handle.status()} {seen[0]}/{seen[1]} steps")
+            click.echo(f"{handle.id} {handle.status()} {_steps(seen)} steps")
         try:
             final = handle.wait(timeout=1.0)
             break
