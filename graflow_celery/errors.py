@@ -101,9 +101,13 @@ class RemoteError(Exception):
 
 
 class CycleLimitExceededError(WorkflowRuntimeError):
+    """``next_iteration()`` in a task that has run ``max_cycles`` times (``cycle_count``: the runs
+    so far, counting the current one)."""
+
     def __init__(self, task_id: str, cycle_count: int, max_cycles: int) -> None:
         super().__init__(
-            f"task {task_id!r} asked for iteration {cycle_count + 1} but max_cycles is {max_cycles}"
+            f"task {task_id!r} called next_iteration() on run {cycle_count}, but max_cycles is "
+            f"{max_cycles}: raise max_cycles, or check ctx.can_iterate() first"
         )
         self.task_id = task_id
         self.cycle_count = cycle_count

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from graflow_celery.core.engine import WorkflowEngine
 
 DEFAULT_MAX_STEPS = 10_000
-DEFAULT_MAX_CYCLES = 100
+DEFAULT_MAX_CYCLES = 10  # graflow's: a task runs at most this many times through next_iteration
 
 # Backends register how to build a run here, so that core never imports a backend.
 RunFactory = Callable[..., "ExecutionContext"]

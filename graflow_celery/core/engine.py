@@ -252,8 +252,8 @@ class WorkflowEngine:
         try:
             value = task.func(*args, **kwargs)
             result = context.serializer.dumps(value)
-            iteration = (context.serializer.dumps(tctx.requests.iteration) if tctx.requests.iterate
-                         else None)
+            iteration = (context.serializer.dumps(tctx.requests.iteration)
+                         if tctx.requests.iteration is not None else None)
         except Exception as exc:  # user code: recorded and passed on, never swallowed
             if tctx.requests.cancel is not None or isinstance(exc, WorkflowCancelledError):
                 return self._cancelled(step, tctx.requests.cancel or exception_message(exc))
@@ -288,7 +288,8 @@ class WorkflowEngine:
         self, context: ExecutionContext, step: Step, result: bytes, tctx: TaskContext | None,
         iteration: bytes | None = None,
     ) -> Transition:
-        """A completed step: apply the winning control request (terminate > goto > normal)."""
+        """A completed step: apply the winning control request (terminate > goto > normal).
+        ``iteration``: the next iteration's data, serialized (None: it runs without any)."""
         requests = tctx.requests if tctx is not None else None
         if requests is not None and requests.terminate is not None:
             return Transition(step, "completed", result=result, run_end="terminated")
@@ -301,7 +302,7 @@ class WorkflowEngine:
                     transition.new_nodes.append(executable)
                 transition.enqueue.append(NewStep(executable.entry().task_id))
                 goto = goto or explicit_goto or not is_new
-            if iteration is not None:
+            if requests.iterate:
                 transition.enqueue.append(NewStep(step.node, cycle=step.cycle + 1, data=iteration))
                 return transition  # successors wait for the last iteration
         if goto:  # the jump's own targets run; everything else downstream is cut off
