@@ -18,7 +18,7 @@ from graflow_celery.core.composition import Executable, ParallelGroup
 from graflow_celery.core.current import current_graph
 from graflow_celery.core.events import RunInfo, StepInfo
 from graflow_celery.core.params import build_call
-from graflow_celery.core.policies import MemberOutcome
+from graflow_celery.core.policies import MemberOutcome, judge
 from graflow_celery.core.steps import (
     ROOT_SCOPE,
     Applied,
@@ -346,9 +346,13 @@ class WorkflowEngine:
         branches = context.store.branch_outcomes(step.barrier)
         outcomes = [MemberOutcome(member_id, b.success, _member_message(member_id, b.error_message))
                     for member_id, b in zip(group.member_ids, branches, strict=True)]
+        members = [context.graph.node(member_id) for member_id in group.member_ids]
         try:
-            group.policy.on_group_finished(group.task_id, outcomes)
+            judge(group.policy, group.task_id, members, outcomes, context)
         except ParallelGroupError as exc:
+            if not exc.policy:  # raised graflow's way, without the policy's name
+                exc = ParallelGroupError(exc.group_id, group.policy.get_name(), exc.failed_tasks,
+                                         exc.successful_tasks, exc.reason)
             return self._failed(step, errors_record.group_failure(exc))
         except Exception as exc:  # user policy code: its failure fails the group, saying so
             reason = f"the policy itself raised {describe(exc)}"
