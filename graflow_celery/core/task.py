@@ -148,7 +148,7 @@ def _scratch_context(task: TaskWrapper) -> TaskContext:
     """A task context for ``task.run()``: the first step of a one-task run in this process."""
     graph = TaskGraph()
     graph.add_node(task)
-    context = ExecutionContext.create(graph, task.task_id, name=f"{task.task_id}.run")
+    context = ExecutionContext.create(graph, task.task_id)
     max_cycles = task.max_cycles if task.max_cycles is not None else context.default_max_cycles
     return TaskContext(context, Step("1", task.task_id), max_cycles=max_cycles, max_retries=task.max_retries)
 
