@@ -135,8 +135,8 @@ class AtLeastNGroupPolicy(GroupPolicy):
     name = "at_least_n"
 
     def __init__(self, min_success: int) -> None:
-        if min_success < 1:
-            raise GraphDefinitionError(f"AtLeastNGroupPolicy needs min_success >= 1, got {min_success}")
+        if min_success < 0:  # 0, as graflow allows: the group always succeeds
+            raise GraphDefinitionError(f"AtLeastNGroupPolicy needs min_success >= 0, got {min_success}")
         self.min_success = min_success
 
     def validate(self, group_id: str, member_ids: Sequence[str]) -> None:

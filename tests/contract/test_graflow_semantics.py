@@ -9,12 +9,14 @@ import re
 import pytest
 
 from graflow_celery import (
+    AtLeastNGroupPolicy,
     BestEffortGroupPolicy,
     CoordinationBackend,
     CycleLimitExceededError,
     GraphDefinitionError,
     GroupExecutionPolicy,
     GroupPolicy,
+    MemberOutcome,
     ParallelGroupError,
     StrictGroupPolicy,
     TaskExecutionContext,
@@ -218,6 +220,12 @@ def test_built_in_policies_also_take_graflow_s_arguments():
     with pytest.raises(ParallelGroupError, match=r"bad_task \(bad input\)"):
         StrictGroupPolicy().on_group_finished("g", tasks, results, None)
     BestEffortGroupPolicy().on_group_finished("g", tasks, results, None)
+
+
+def test_at_least_zero_is_allowed_as_in_graflow():
+    AtLeastNGroupPolicy(0).on_group_finished("g", [MemberOutcome("a", False)])
+    with pytest.raises(GraphDefinitionError, match="min_success >= 0, got -1"):
+        AtLeastNGroupPolicy(-1)
 
 
 def test_graflow_s_result_check_names_what_does_not_match():
