@@ -303,7 +303,7 @@ class WorkflowEngine:
                 transition.enqueue.append(NewStep(executable.entry().task_id))
                 goto = goto or explicit_goto or not is_new
             if requests.iterate:
-                transition.enqueue.append(NewStep(step.node, cycle=step.cycle + 1, data=iteration))
+                transition.enqueue.append(NewStep(step.node, data=iteration))
                 return transition  # successors wait for the last iteration
         if goto:  # the jump's own targets run; everything else downstream is cut off
             self._skip_successors(context, step.node, transition, {n.node for n in transition.enqueue})

@@ -69,6 +69,38 @@ def catches_the_limit(ctx: TaskExecutionContext) -> str:
     return "iterating"
 
 
+@task(inject_context=True, max_cycles=4)
+def agent(ctx: TaskExecutionContext) -> int:
+    """graflow's jump loop: the budget is the agent's runs, however it was re-entered."""
+    ctx.get_channel().append("agent_runs", [ctx.cycle_count, ctx.can_iterate()])
+    if ctx.can_iterate():
+        ctx.next_task(tool, goto=True)
+    return ctx.cycle_count
+
+
+@task(inject_context=True)
+def tool(ctx: TaskExecutionContext) -> None:
+    ctx.get_channel().append("tool_runs", ctx.cycle_count)
+    ctx.next_task(agent, goto=True)
+
+
+def jump_loop():
+    with workflow("jump_loop") as wf:
+        wf.add(agent)
+        wf.add(tool)
+    return wf
+
+
+@task(inject_context=True, max_cycles=4)
+def checkpointed_loop(ctx: TaskExecutionContext) -> int:
+    ctx.get_channel().append("loop_runs", ctx.cycle_count)
+    if ctx.cycle_count == 2:  # taken after this run: the resumed run starts with the third
+        ctx.checkpoint(path=ctx.get_channel().get("checkpoint_path"))
+    if ctx.can_iterate():
+        ctx.next_iteration()
+    return ctx.cycle_count
+
+
 def single(t):
     with workflow("single") as wf:
         wf.add(t)

@@ -65,6 +65,24 @@ def test_a_task_may_catch_the_cycle_limit(runner):
     assert result == "stopped at 2/2"
 
 
+def test_cycle_count_counts_every_run_of_the_task_as_graflow_does(runner):
+    result, ctx = runner.execute(gf.jump_loop(), start_node="agent")
+    channel = ctx.get_channel()
+    assert channel.get("agent_runs") == [[1, True], [2, True], [3, True], [4, False]]
+    assert channel.get("tool_runs") == [1, 2, 3]
+    assert result == 4
+
+
+def test_a_resumed_run_goes_on_counting(runner, tmp_path):
+    path = tmp_path / "loop.json"
+    result, ctx = runner.execute(gf.single(gf.checkpointed_loop),
+                                 initial_channel={"checkpoint_path": str(path)})
+    assert (result, ctx.get_channel().get("loop_runs")) == (4, [1, 2, 3, 4])
+    resumed, channel = runner.resume(str(path))
+    assert channel.get("loop_runs") == [1, 2, 3, 4]  # runs 3 and 4 again, then stops at max_cycles
+    assert resumed == 4
+
+
 # --- channels ----------------------------------------------------------------------------------------
 
 
