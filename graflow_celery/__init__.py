@@ -16,15 +16,18 @@ from graflow_celery.checkpoint_manager import CheckpointManager
 from graflow_celery.checkpoints import Checkpoint, CheckpointMetadata
 from graflow_celery.core.composition import Chain, Executable, ParallelGroup, chain, parallel
 from graflow_celery.core.context import ExecutionContext
+from graflow_celery.core.coordination import CoordinationBackend
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.policies import (
     AtLeastNGroupPolicy,
     BestEffortGroupPolicy,
     CriticalGroupPolicy,
+    GroupExecutionPolicy,
     GroupPolicy,
     MemberOutcome,
     StrictGroupPolicy,
+    TaskResult,
 )
 from graflow_celery.core.retry import RetryPolicy
 from graflow_celery.core.task import TaskWrapper, task
@@ -115,3 +118,4 @@ __all__ = [
     "workflow",
     "workflows",
 ]
+__all__ += ["CoordinationBackend", "GroupExecutionPolicy", "TaskResult"]  # graflow's names

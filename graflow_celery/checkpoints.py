@@ -115,6 +115,7 @@ class Checkpoint:
                 "results": {node: v.out(raw) for node, raw in s.results.items()},
                 "last_result": v.out(s.last_result),
                 "tokens": s.tokens,
+                "cycle_counts": s.runs,
                 "scopes": {sid: {"inflight": sc.inflight, "last_result": v.out(sc.last_result),
                                  "error": sc.error, "error_step": _step_out(sc.error_step)}
                            for sid, sc in s.scopes.items()},
@@ -162,6 +163,7 @@ class Checkpoint:
                                                      _step_in(o["error_step"]))
                 for o in b["outcomes"]]) for gid, b in run["barriers"].items()},
             failed_step=_step_in(run["failed_step"]),
+            runs={str(node): int(n) for node, n in run.get("cycle_counts", {}).items()},
         )
         if state.status not in ("running", "completed", "failed", "cancelled"):
             raise ValueError(f"unknown run status {state.status!r}")

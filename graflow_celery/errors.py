@@ -101,9 +101,13 @@ class RemoteError(Exception):
 
 
 class CycleLimitExceededError(WorkflowRuntimeError):
+    """``next_iteration()`` in a task that has run ``max_cycles`` times (``cycle_count``: the runs
+    so far, counting the current one)."""
+
     def __init__(self, task_id: str, cycle_count: int, max_cycles: int) -> None:
         super().__init__(
-            f"task {task_id!r} asked for iteration {cycle_count + 1} but max_cycles is {max_cycles}"
+            f"task {task_id!r} called next_iteration() on run {cycle_count}, but max_cycles is "
+            f"{max_cycles}: raise max_cycles, or check ctx.can_iterate() first"
         )
         self.task_id = task_id
         self.cycle_count = cycle_count
@@ -121,16 +125,27 @@ class MaxStepsExceededError(WorkflowRuntimeError):
 
 
 class ParallelGroupError(WorkflowRuntimeError):
-    """A parallel group's policy judged its members' outcomes a failure."""
+    """A parallel group's policy judged its members' outcomes a failure.
+
+    Two ways to raise it: ours, ``ParallelGroupError(group_id, policy, failed_tasks,
+    successful_tasks, reason)``, and graflow's, ``ParallelGroupError(message, group_id=...,
+    failed_tasks=..., successful_tasks=...)`` - ``group_id`` given by keyword, the message becomes
+    the reason, and the engine fills in the policy's name."""
 
     def __init__(
         self,
-        group_id: str,
-        policy: str,
-        failed_tasks: Sequence[tuple[str, str]],
-        successful_tasks: Sequence[str],
+        group_id_or_message: str = "",
+        policy: str = "",
+        failed_tasks: Sequence[tuple[str, str | None]] = (),
+        successful_tasks: Sequence[str] = (),
         reason: str = "",
+        *,
+        group_id: str | None = None,
     ) -> None:
+        if group_id is None:
+            group_id = group_id_or_message
+        else:
+            reason = reason or group_id_or_message
         failed = ", ".join(f"{tid} ({msg})" for tid, msg in failed_tasks) or "none"
         why = f": {reason}" if reason else ""
         super().__init__(

@@ -107,6 +107,14 @@ class GraphCodec:
                     f"group {node.task_id!r}: its policy {type(node.policy).__qualname__} cannot be rebuilt "
                     f"on a worker as {policy} ({describe(exc)}); define it at module level "
                     "and make to_config() return its constructor's arguments") from exc
+            if "state" in policy:  # a policy's attributes (graflow's way), as values travel
+                try:
+                    policy["state"] = base64.b64encode(self._values.dumps(policy["state"])).decode("ascii")
+                except GraflowError as exc:
+                    raise GraphDefinitionError(
+                        f"group {node.task_id!r}: the attributes of its policy "
+                        f"{type(node.policy).__qualname__} cannot be stored ({describe(exc)}); give it "
+                        "a to_config() that returns its constructor's arguments") from exc
             # A member's id is its entry node's id (a chain is named after its first part).
             return {"type": "group", "members": [m.entry().task_id for m in node.members],
                     "policy": policy}
@@ -169,7 +177,10 @@ class GraphCodec:
     def node_from_spec(self, node_id: str, spec: dict[str, Any]) -> Executable:
         if spec["type"] == "group":
             group = ParallelGroup([_MemberRef(m) for m in spec["members"]], name=node_id)
-            group.policy = policy_from_spec(spec["policy"])
+            policy = dict(spec["policy"])
+            if "state" in policy:
+                policy["state"] = self._values.loads(base64.b64decode(policy["state"]))
+            group.policy = policy_from_spec(policy)
             return group
         if "celery_task" in spec:
             return CeleryTaskStep((self._app or current_app).tasks[spec["celery_task"]], node_id,

@@ -5,7 +5,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from graflow_celery.errors import ConfigurationError, WorkflowRuntimeError
+from graflow_celery.errors import ConfigurationError
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,9 @@ class Channel(Protocol):
     """One run's shared data. Every operation is atomic; ``ttl`` is in seconds.
 
     ``append``/``prepend`` keep a list under the key and return its new length; ``atomic_add``
-    adds to a number (missing counts as 0) and returns the new value; ``lock`` is a mutex held
-    across tasks (and across workers on the Celery backend).
+    adds to a number (missing counts as 0) and returns the new value (``TypeError`` if the key
+    holds something else); ``lock`` is a mutex held across tasks (and across workers on the Celery
+    backend), reentrant: the thread that holds it may take it again (nested ``with``).
     """
 
     name: str
@@ -78,7 +79,12 @@ def check_amount(amount: object) -> None:
 
 
 def check_number(key: str, current: object) -> int | float:
-    """The stored value ``atomic_add`` adds to; it must be a number."""
+    """The stored value ``atomic_add`` adds to; it must be a number (``TypeError``, as graflow)."""
     if isinstance(current, bool) or not isinstance(current, int | float):
-        raise WorkflowRuntimeError(f"channel key {key!r} holds a {type(current).__name__}, not a number")
+        raise TypeError(f"channel key {key!r} holds a {type(current).__name__}, not a number")
     return current
+
+
+def not_a_list(key: str) -> TypeError:
+    """``append``/``prepend`` on a key that holds a single value (``TypeError``, as graflow)."""
+    return TypeError(f"channel key {key!r} holds a single value, not a list")

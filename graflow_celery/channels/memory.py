@@ -9,8 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from graflow_celery.channels.base import ChannelEntry, check_amount, check_channel_key, check_number
-from graflow_celery.errors import WorkflowRuntimeError
+from graflow_celery.channels.base import (
+    ChannelEntry,
+    check_amount,
+    check_channel_key,
+    check_number,
+    not_a_list,
+)
 from graflow_celery.serialization import Serializer, TaggedJSONSerializer
 
 
@@ -23,7 +28,7 @@ class MemoryChannel:
         self._lists: dict[str, list[bytes]] = {}
         self._expiry: dict[str, float] = {}
         self._mutex = mutex or threading.RLock()
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, threading.RLock] = {}  # reentrant, as graflow's
 
     def _expire(self, key: str) -> None:
         deadline = self._expiry.get(key)
@@ -99,7 +104,7 @@ class MemoryChannel:
         with self._mutex:
             self._expire(key)
             if key in self._data:
-                raise WorkflowRuntimeError(f"channel key {key!r} holds a single value, not a list")
+                raise not_a_list(key)
             items = self._lists.setdefault(key, [])
             if front:
                 items.insert(0, raw)
@@ -120,6 +125,8 @@ class MemoryChannel:
         check_amount(amount)
         with self._mutex:
             self._expire(key)
+            if key in self._lists:
+                check_number(key, [])  # raises: a list is not a number
             raw = self._data.get(key)
             new = check_number(key, 0 if raw is None else self._ser.loads(raw)) + amount
             self._data[key] = self._ser.dumps(new)
@@ -158,7 +165,7 @@ class MemoryChannel:
     def lock(self, key: str, timeout: float = 10.0) -> Iterator[None]:
         check_channel_key(key)
         with self._mutex:
-            mutex = self._locks.setdefault(key, threading.Lock())
+            mutex = self._locks.setdefault(key, threading.RLock())
         if not mutex.acquire(timeout=timeout):
             raise TimeoutError(f"could not take channel lock {key!r} within {timeout}s")
         try:

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from graflow_celery.core.coordination import CoordinationBackend, check_backend_config, resolve_backend
 from graflow_celery.core.current import current_graph
 from graflow_celery.core.policies import GroupPolicy, resolve_policy
 from graflow_celery.errors import GraphDefinitionError
@@ -116,6 +117,8 @@ class ParallelGroup(Executable):
             raise GraphDefinitionError(f"parallel group {name or '(unnamed)'} has no members")
         self._id = name or self._next_name()
         self.policy: GroupPolicy = resolve_policy("strict")
+        self.backend: CoordinationBackend | None = None  # graflow's per-group choice: kept, not used
+        self.backend_config: dict[str, Any] = {}
         self._register()
 
     @staticmethod
@@ -144,13 +147,19 @@ class ParallelGroup(Executable):
         self._id = name
         return self
 
-    def with_execution(self, backend: Any = None, backend_config: Any = None,
+    def with_execution(self, backend: CoordinationBackend | str | None = None,
+                       backend_config: dict[str, Any] | None = None,
                        policy: str | GroupPolicy = "strict") -> ParallelGroup:
         """Set how member outcomes are judged: ``"strict"`` (default), ``"best_effort"``,
         ``AtLeastNGroupPolicy(n)``, ``CriticalGroupPolicy([...])`` or your own ``GroupPolicy``.
-        (``backend`` and ``backend_config`` are accepted for graflow compatibility and ignored:
-        here the backend is chosen per run.)"""
+        ``backend`` (a ``CoordinationBackend``) and ``backend_config`` are graflow's: checked and
+        kept, but the members run where the whole run runs (``core/coordination.py``)."""
+        resolved = resolve_backend(backend)
+        config = check_backend_config(backend_config)
         self.policy = resolve_policy(policy)
+        if resolved is not None:
+            self.backend = resolved
+        self.backend_config.update(config)
         return self
 
     def _register(self) -> None:

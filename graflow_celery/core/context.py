@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from graflow_celery.channels.results import ResultKeysChannel
 from graflow_celery.core import errors_record, events
 from graflow_celery.core.events import RunInfo
 from graflow_celery.core.graph import TaskGraph
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from graflow_celery.core.engine import WorkflowEngine
 
 DEFAULT_MAX_STEPS = 10_000
-DEFAULT_MAX_CYCLES = 100
+DEFAULT_MAX_CYCLES = 10  # graflow's: a task runs at most this many times through next_iteration
 
 # Backends register how to build a run here, so that core never imports a backend.
 RunFactory = Callable[..., "ExecutionContext"]
@@ -165,7 +167,13 @@ class ExecutionContext:
         return {k: self.serializer.loads(v) for k, v in self.store.results().items()}
 
     def get_channel(self) -> Channel:
-        return self.channel
+        """The run's channel, which also shows each task's result under ``<task id>.__result__``
+        (where graflow stores it)."""
+        return self._channel_with_results
+
+    @cached_property
+    def _channel_with_results(self) -> Channel:
+        return ResultKeysChannel(self.channel, self)
 
     def lookup_params(self, names: list[str]) -> dict[str, Any]:
         """Values for parameters: a task's result by its id first, then a channel key."""

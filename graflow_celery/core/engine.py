@@ -18,7 +18,7 @@ from graflow_celery.core.composition import Executable, ParallelGroup
 from graflow_celery.core.current import current_graph
 from graflow_celery.core.events import RunInfo, StepInfo
 from graflow_celery.core.params import build_call
-from graflow_celery.core.policies import MemberOutcome
+from graflow_celery.core.policies import MemberOutcome, judge
 from graflow_celery.core.steps import (
     ROOT_SCOPE,
     Applied,
@@ -252,8 +252,8 @@ class WorkflowEngine:
         try:
             value = task.func(*args, **kwargs)
             result = context.serializer.dumps(value)
-            iteration = (context.serializer.dumps(tctx.requests.iteration) if tctx.requests.iterate
-                         else None)
+            iteration = (context.serializer.dumps(tctx.requests.iteration)
+                         if tctx.requests.iteration is not None else None)
         except Exception as exc:  # user code: recorded and passed on, never swallowed
             if tctx.requests.cancel is not None or isinstance(exc, WorkflowCancelledError):
                 return self._cancelled(step, tctx.requests.cancel or exception_message(exc))
@@ -288,7 +288,8 @@ class WorkflowEngine:
         self, context: ExecutionContext, step: Step, result: bytes, tctx: TaskContext | None,
         iteration: bytes | None = None,
     ) -> Transition:
-        """A completed step: apply the winning control request (terminate > goto > normal)."""
+        """A completed step: apply the winning control request (terminate > goto > normal).
+        ``iteration``: the next iteration's data, serialized (None: it runs without any)."""
         requests = tctx.requests if tctx is not None else None
         if requests is not None and requests.terminate is not None:
             return Transition(step, "completed", result=result, run_end="terminated")
@@ -301,8 +302,8 @@ class WorkflowEngine:
                     transition.new_nodes.append(executable)
                 transition.enqueue.append(NewStep(executable.entry().task_id))
                 goto = goto or explicit_goto or not is_new
-            if iteration is not None:
-                transition.enqueue.append(NewStep(step.node, cycle=step.cycle + 1, data=iteration))
+            if requests.iterate:
+                transition.enqueue.append(NewStep(step.node, data=iteration))
                 return transition  # successors wait for the last iteration
         if goto:  # the jump's own targets run; everything else downstream is cut off
             self._skip_successors(context, step.node, transition, {n.node for n in transition.enqueue})
@@ -345,9 +346,13 @@ class WorkflowEngine:
         branches = context.store.branch_outcomes(step.barrier)
         outcomes = [MemberOutcome(member_id, b.success, _member_message(member_id, b.error_message))
                     for member_id, b in zip(group.member_ids, branches, strict=True)]
+        members = [context.graph.node(member_id) for member_id in group.member_ids]
         try:
-            group.policy.on_group_finished(group.task_id, outcomes)
+            judge(group.policy, group.task_id, members, outcomes, context)
         except ParallelGroupError as exc:
+            if not exc.policy:  # raised graflow's way, without the policy's name
+                exc = ParallelGroupError(exc.group_id, group.policy.get_name(), exc.failed_tasks,
+                                         exc.successful_tasks, exc.reason)
             return self._failed(step, errors_record.group_failure(exc))
         except Exception as exc:  # user policy code: its failure fails the group, saying so
             reason = f"the policy itself raised {describe(exc)}"

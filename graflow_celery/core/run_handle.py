@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
+from graflow_celery.channels.results import ResultKeysChannel
 from graflow_celery.core import events
 from graflow_celery.core.context import final_result
 from graflow_celery.core.events import RunInfo
@@ -126,7 +127,8 @@ class RunHandle:
         return default if raw is None else self._run.serializer.loads(raw)
 
     def get_channel(self) -> Channel:
-        return self._run.channel
+        """The run's channel; each task's result shows under ``<task id>.__result__``."""
+        return ResultKeysChannel(self._run.channel, self)
 
     def progress(self) -> Progress:
         """``(done, total)`` in steps: the total is what the rest of the graph will take from where

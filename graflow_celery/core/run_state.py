@@ -52,6 +52,7 @@ class RunState:
     scopes: dict[str, ScopeState] = field(default_factory=dict)
     barriers: dict[str, BarrierState] = field(default_factory=dict)
     failed_step: Step | None = None  # the step whose failure ended the run
+    runs: dict[str, int] = field(default_factory=dict)  # node -> its steps made ready to run so far
 
 
 def reopen(state: RunState) -> RunState:
@@ -90,4 +91,4 @@ def _reopen_step(state: RunState, step: Step, holds_slot: bool) -> None:
 def new_run_state(first: Step) -> RunState:
     """The state of a run whose first step was just made ready."""
     return RunState(status="running", seq=int(first.id), frontier={first.id: first},
-                    scopes={ROOT_SCOPE: ScopeState(inflight=1)})
+                    scopes={ROOT_SCOPE: ScopeState(inflight=1)}, runs={first.node: 1})

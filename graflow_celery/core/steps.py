@@ -28,7 +28,7 @@ class Step:
     node: str
     scope: str = ROOT_SCOPE
     phase: StepPhase = "run"
-    cycle: int = 0  # how many next_iteration() calls led to this step
+    cycle: int = 0  # how many steps of this node were made ready to run before it (cycle_count - 1)
     data: bytes | None = None  # serialized next_iteration() data
     attempt: int = 0  # retries so far; not part of the step's identity
     barrier: str = ""  # a judge step: the id of the group step whose barrier fired it
@@ -83,11 +83,12 @@ class Step:
 
 @dataclass(frozen=True)
 class NewStep:
-    """A step to make ready unconditionally, in the scope of the step that ran."""
+    """A step to make ready unconditionally, in the scope of the step that ran. The store numbers
+    its ``cycle``: every step that runs a node counts, whatever made it ready (graflow counts a
+    task's runs in the workflow, through next_iteration, goto or a cycle of edges alike)."""
 
     node: str
     phase: StepPhase = "run"
-    cycle: int = 0
     data: bytes | None = None
 
 

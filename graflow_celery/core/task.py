@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import inspect
+import uuid
 from collections.abc import Callable
 from typing import Any, overload
 
 from graflow_celery.core.composition import Executable
+from graflow_celery.core.context import ExecutionContext
+from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.retry import RetryPolicy
+from graflow_celery.core.steps import Step
+from graflow_celery.core.task_context import TaskContext
 from graflow_celery.core.task_options import TaskOptions
 from graflow_celery.errors import BoundArgumentError, GraphDefinitionError, SerializationError
 from graflow_celery.serialization import Serializer
@@ -113,15 +118,39 @@ class TaskWrapper(Executable):
                            **self.options())
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """``t(task_id="x", **bound)`` makes a task instance; any other call runs the function."""
+        """As graflow: keyword arguments alone make a task instance with them bound -
+        ``t(task_id="x", key=value)``, or ``t(key=value)`` with an id of its own (the function's
+        name and 8 random hex digits); ``t()`` runs the task here (``run``). With positional
+        arguments it runs too (``run(*args, **kwargs)``), where graflow refuses."""
         if "task_id" in kwargs:
             if args:
                 raise TypeError("task instances take keyword arguments only: t(task_id='x', key=value)")
             return self.with_id(kwargs.pop("task_id"), **kwargs)
-        return self.func(*args, **kwargs)
+        if kwargs and not args:
+            return self.with_id(f"{getattr(self.func, '__name__', 'task')}_{uuid.uuid4().hex[:8]}", **kwargs)
+        return self.run(*args, **kwargs)
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task once, here and now, and return what it returns (graflow's ``run``): its
+        bound arguments, then ``kwargs``; with ``inject_context=True`` a ``TaskContext`` first -
+        of a run of its own in this process, so what the task asks for there (``next_task``,
+        ``next_iteration``...) is not acted on. Nothing is recorded in any workflow."""
+        call_kwargs = {**self.bound_kwargs, **kwargs}
+        if self.inject_context:
+            return self.func(_scratch_context(self), *args, **call_kwargs)
+        return self.func(*args, **call_kwargs)
 
     def __repr__(self) -> str:
         return f"TaskWrapper({self._id!r})"
+
+
+def _scratch_context(task: TaskWrapper) -> TaskContext:
+    """A task context for ``task.run()``: the first step of a one-task run in this process."""
+    graph = TaskGraph()
+    graph.add_node(task)
+    context = ExecutionContext.create(graph, task.task_id)
+    max_cycles = task.max_cycles if task.max_cycles is not None else context.default_max_cycles
+    return TaskContext(context, Step("1", task.task_id), max_cycles=max_cycles, max_retries=task.max_retries)
 
 
 @overload

@@ -22,20 +22,14 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-_NO_DATA = object()
-
-
 @dataclass
 class ControlRequests:
     next_tasks: list[tuple[Executable, bool]] = field(default_factory=list)  # (task, goto)
-    iteration: Any = _NO_DATA
+    iterate: bool = False
+    iteration: Any = None  # the data for the next iteration; None: it is called without any
     terminate: str | None = None
     cancel: str | None = None
     checkpoint: CheckpointRequest | None = None
-
-    @property
-    def iterate(self) -> bool:
-        return self.iteration is not _NO_DATA
 
 
 class TaskContext:
@@ -57,14 +51,16 @@ class TaskContext:
 
     @property
     def cycle_count(self) -> int:
-        """How many times ``next_iteration`` has re-run this task so far (0 on the first run)."""
-        return self.step.cycle
+        """Which run of this loop this is: 1 on the first run, then 2, 3... after each
+        ``next_iteration`` (graflow's count)."""
+        return self.step.cycle + 1
 
     @property
     def retry_count(self) -> int:
         return self.step.attempt
 
     def can_iterate(self) -> bool:
+        """Whether ``next_iteration`` may run this task again: ``max_cycles`` runs in all."""
         return self.cycle_count < self.max_cycles
 
     # --- flow control -----------------------------------------------------------------------------
@@ -79,10 +75,12 @@ class TaskContext:
         return executable.task_id
 
     def next_iteration(self, data: Any = None) -> str:
-        """Run this task again with ``data`` as its first argument; its successors wait for the last
-        iteration."""
+        """Run this task again - with ``data`` as its first argument after the context, or with no
+        extra argument when ``data`` is None; its successors wait for the last iteration. Raises
+        ``CycleLimitExceededError`` once the task has run ``max_cycles`` times."""
         if not self.can_iterate():
             raise CycleLimitExceededError(self.task_id, self.cycle_count, self.max_cycles)
+        self.requests.iterate = True
         self.requests.iteration = data
         return self.task_id
 

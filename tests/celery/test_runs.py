@@ -56,7 +56,7 @@ def test_submit_from_a_process_that_exits_then_reattach_by_id(celery_app, redis_
     run = WorkflowRun(done.stdout.strip().splitlines()[-1], app=celery_app)
     assert run.wait(timeout=30) == "completed"
     log = run.get_channel().get("log")
-    assert log == ["counter:0:0", "counter:1:1", "counter:2:2", "counter:3:3", "after"]
+    assert log == ["counter:0:1", "counter:1:2", "counter:2:3", "counter:3:4", "after"]
 
 
 def test_reattaching_to_an_unknown_run_is_a_clear_error(celery_app):
@@ -177,7 +177,8 @@ def test_a_worker_that_lacks_a_tasks_module_fails_the_run_saying_so(celery_app, 
 
 
 def test_a_policy_workers_could_not_rebuild_is_refused_at_submit(celery_app):
-    with pytest.raises(graflow_celery.GraphDefinitionError, match="policy Quorum cannot be rebuilt"):
+    with pytest.raises(graflow_celery.GraphDefinitionError,
+                       match="the attributes of its policy Quorum cannot be stored"):
         graflow_celery.submit(celery_flows.quorum_flow(), app=celery_app)
 
 

@@ -44,5 +44,6 @@ def test_typed_channel_refuses_an_invalid_message(runner):
 
 
 def test_atomic_add_on_a_non_number_names_the_key(runner):
-    with pytest.raises(TaskError, match="channel key 'label' holds a str, not a number"):
+    with pytest.raises(TaskError, match="channel key 'label' holds a str, not a number") as info:
         runner.execute(flows.single(flows.add_to_text))
+    assert info.value.error_type == "TypeError"  # graflow's

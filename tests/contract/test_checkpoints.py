@@ -25,7 +25,7 @@ def test_a_deferred_checkpoint_is_taken_after_its_task_and_before_the_next(runne
     checkpoint = Checkpoint.load(path)
     assert [s.node for s in checkpoint.state.frontier.values()] == ["cp_last"]
     assert set(checkpoint.state.results) == {"cp_first", "cp_mark"}
-    assert checkpoint.metadata.user_metadata == {"note": "after mark", "task_id": "cp_mark", "cycle_count": 0,
+    assert checkpoint.metadata.user_metadata == {"note": "after mark", "task_id": "cp_mark", "cycle_count": 1,
                                                  "mode": "deferred"}
     assert checkpoint.metadata.session_id == ctx.run_id
 

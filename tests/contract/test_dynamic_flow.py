@@ -38,7 +38,7 @@ def test_new_or_existing_is_decided_by_id_in_the_run_graph(runner):
 
 def test_next_iteration_reruns_with_data_and_successors_run_once_at_the_end(runner):
     _, ctx = runner.execute(flows.iteration())
-    assert log_of(ctx) == ["counter:0:0", "counter:1:1", "counter:2:2", "counter:3:3", "after"]
+    assert log_of(ctx) == ["counter:0:1", "counter:1:2", "counter:2:3", "counter:3:4", "after"]
     assert ctx.get_result("counter") == 3
 
 
@@ -47,11 +47,12 @@ def test_going_over_max_cycles_is_an_error(runner):
         runner.execute(flows.cycle_limit())
     assert info.value.task_id == "greedy"
     assert info.value.max_cycles == 2
+    assert info.value.cycle_count == 2  # the second run asked for a third
 
 
 def test_can_iterate_stops_a_loop_at_max_cycles(runner):
     result, _ = runner.execute(flows.can_iterate_flow())
-    assert result == 4
+    assert result == 3  # max_cycles=4: four runs, n = 0, 1, 2, 3
 
 
 def test_cancel_wins_over_terminate_and_goto(runner):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from graflow_celery import (
@@ -164,12 +165,14 @@ def not_importable():
 
 
 class Quorum(GroupPolicy):
-    """Takes an argument but does not say how to rebuild itself (no to_config)."""
+    """Does not say how to rebuild itself (no to_config), and one of its attributes cannot
+    travel to a worker."""
 
     name = "quorum"
 
     def __init__(self, k: int) -> None:
         self.k = k
+        self.guard = threading.Lock()
 
     def on_group_finished(self, group_id, outcomes):
         return None

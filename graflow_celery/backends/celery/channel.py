@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,8 +12,7 @@ import redis
 from graflow_celery.backends.celery.keys import RunKeys
 from graflow_celery.backends.celery.scripts import Scripts
 from graflow_celery.backends.celery.state_codec import decode_snapshot
-from graflow_celery.channels.base import ChannelEntry, check_amount, check_number
-from graflow_celery.errors import WorkflowRuntimeError
+from graflow_celery.channels.base import ChannelEntry, check_amount, check_number, not_a_list
 from graflow_celery.serialization import Serializer
 
 LOCK_EXPIRY = 300  # seconds: a lock whose holder died is freed after this
@@ -27,6 +27,7 @@ class RedisChannel:
         self._keys = RunKeys(run_id)
         self._ser = serializer
         self._ttl = ttl
+        self._held = threading.local()  # the lock keys this thread holds (a nested lock() re-enters)
 
     def _k(self, key: str) -> str:
         return self._keys.channel_key(key)
@@ -94,7 +95,7 @@ class RedisChannel:
         try:
             length = pipe.execute()[0]
         except redis.ResponseError as exc:
-            raise WorkflowRuntimeError(f"channel key {key!r} holds a single value, not a list") from exc
+            raise not_a_list(key) from exc
         return int(length)
 
     def append(self, key: str, value: Any, ttl: int | None = None) -> int:
@@ -111,7 +112,10 @@ class RedisChannel:
             while True:
                 try:
                     pipe.watch(full_key)
-                    raw = pipe.get(full_key)
+                    try:
+                        raw = pipe.get(full_key)
+                    except redis.ResponseError as exc:  # WRONGTYPE: the key holds a list
+                        raise TypeError(f"channel key {key!r} holds a list, not a number") from exc
                     new = check_number(key, 0 if raw is None else self._ser.loads(raw)) + amount
                     ttl = pipe.ttl(full_key)
                     pipe.multi()
@@ -145,11 +149,18 @@ class RedisChannel:
 
     @contextmanager
     def lock(self, key: str, timeout: float = 10.0) -> Iterator[None]:
-        """A mutex across workers; waits up to ``timeout`` seconds to take it."""
+        """A mutex across workers; waits up to ``timeout`` seconds to take it. Reentrant: inside
+        a ``with`` that holds it, this thread takes it again at once (the outermost releases)."""
+        held: set[str] = self._held.__dict__.setdefault("keys", set())
+        if key in held:
+            yield
+            return
         mutex = self._r.lock(self._keys.lock_key(key), timeout=LOCK_EXPIRY, blocking_timeout=timeout)
         if not mutex.acquire():
             raise TimeoutError(f"could not take channel lock {key!r} within {timeout}s")
+        held.add(key)
         try:
             yield
         finally:
+            held.discard(key)
             mutex.release()

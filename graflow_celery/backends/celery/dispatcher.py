@@ -115,5 +115,5 @@ def args_summary(step: Step, task: TaskWrapper | None) -> str:
     """What Flower's args column shows: the task's own fixed inputs, short."""
     parts = [f"{k}={reprlib.repr(v)}" for k, v in (task.bound_kwargs.items() if task is not None else ())]
     if step.cycle:
-        parts.append(f"iteration={step.cycle}")
+        parts.append(f"cycle={step.cycle + 1}")
     return f"{step.node}({', '.join(parts)})"

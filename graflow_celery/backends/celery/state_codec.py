@@ -11,6 +11,8 @@ from graflow_celery.channels.base import ChannelEntry
 from graflow_celery.core.run_state import BarrierState, RunState, ScopeState
 from graflow_celery.core.steps import BranchOutcome, Step
 
+RUNS = "runs|"  # meta field prefix: "runs|<node>" -> the node's steps made ready to run so far
+
 
 def _pairs(flat: list[bytes]) -> dict[str, bytes]:
     return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
@@ -46,6 +48,7 @@ def decode_snapshot(raw: list[Any]) -> tuple[RunState, bytes | None, dict[str, b
         results=_pairs(results),
         last_result=meta.get("last_result") or None,
         failed_step=_step(meta.get("failed_step")),
+        runs={f[len(RUNS):]: int(v) for f, v in meta.items() if f.startswith(RUNS)},
     )
     for field, value in _pairs(tokens).items():
         node, src = _token_edge(field)
@@ -94,7 +97,8 @@ def state_fields(state: RunState) -> dict[str, dict[str, Any]]:
     meta: dict[str, Any] = {"status": state.status, "seq": state.seq, "applied_n": len(state.applied),
                             "error": json.dumps(state.error) if state.error is not None else None,
                             "last_result": state.last_result,
-                            "failed_step": _dumps(state.failed_step) if state.failed_step else None}
+                            "failed_step": _dumps(state.failed_step) if state.failed_step else None,
+                            **{f"{RUNS}{node}": n for node, n in state.runs.items()}}
     scopes: dict[str, Any] = {}
     for scope_id, scope in state.scopes.items():
         scopes[f"{scope_id}|n"] = scope.inflight

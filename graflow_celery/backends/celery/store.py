@@ -13,7 +13,7 @@ import redis
 from graflow_celery.backends.celery.keys import RunKeys
 from graflow_celery.backends.celery.leases import Lease, LeaseKeeper
 from graflow_celery.backends.celery.scripts import Scripts
-from graflow_celery.backends.celery.state_codec import decode_snapshot, write_state
+from graflow_celery.backends.celery.state_codec import RUNS, decode_snapshot, write_state
 from graflow_celery.channels.base import ChannelEntry
 from graflow_celery.core.errors_record import short_message, storable
 from graflow_celery.core.progress import GraphShape
@@ -73,7 +73,7 @@ class RedisRunStore:
     def create(self, first: NewStep) -> Step:
         step = Step("1", first.node)
         pipe = self._r.pipeline(transaction=True)
-        pipe.hset(self.keys.meta, mapping={"status": "running", "seq": 1})
+        pipe.hset(self.keys.meta, mapping={"status": "running", "seq": 1, f"{RUNS}{first.node}": 1})
         pipe.hset(self.keys.scopes, "|n", 1)
         pipe.hset(self.keys.frontier, step.id, json.dumps(step.to_dict()))
         for key in (self.keys.scopes, self.keys.frontier):
@@ -114,7 +114,7 @@ class RedisRunStore:
             "run_end": t.run_end,
             "error": json.dumps(storable(t.error)) if t.error is not None else None,
             "branch_error": short_message(t.error) if t.kind == "failed" and t.error else None,
-            "enqueue": [{"node": n.node, "phase": n.phase, "cycle": n.cycle,
+            "enqueue": [{"node": n.node, "phase": n.phase,
                          "data": n.data.hex() if n.data is not None else None} for n in t.enqueue],
             "deliver": [{"node": d.node, "src": d.src, "required": list(d.required), "skip": d.skip}
                         for d in t.deliver],

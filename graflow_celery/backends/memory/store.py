@@ -53,7 +53,11 @@ class MemoryRunStore:
 
     def _alloc(self, new: NewStep, scope: str, barrier: str = "") -> Step:
         self._s.seq += 1
-        step = Step(str(self._s.seq), new.node, scope, new.phase, new.cycle, new.data, barrier=barrier)
+        cycle = 0
+        if new.phase == "run":  # the node's runs so far: its cycle_count is one more
+            cycle = self._s.runs.get(new.node, 0)
+            self._s.runs[new.node] = cycle + 1
+        step = Step(str(self._s.seq), new.node, scope, new.phase, cycle, new.data, barrier=barrier)
         self._s.frontier[step.id] = step
         return step
 

@@ -1,7 +1,8 @@
 -- Apply one step's transition, atomically and at most once per step id.
 -- The engine decided everything; this script only counts, as the transition says.
 --
--- KEYS[1] meta      hash   status, error, seq, applied_n, last_result, failed_step
+-- KEYS[1] meta      hash   status, error, seq, applied_n, last_result, failed_step, and
+--                          "runs|<node>": the node's steps made ready to run so far (cycle_count)
 -- KEYS[2] applied   set    step ids already applied
 -- KEYS[3] outbox    hash   step id -> JSON list of ready steps not yet acknowledged as sent
 --                          ("<id>|retry": the step's next attempt, until sent)
@@ -78,17 +79,20 @@ if t.run_end ~= cjson.null and t.run_end ~= nil and status == 'running' then
 end
 
 local ready = {}
-local function alloc(node, in_scope, phase, cycle, data, barrier)
+local function alloc(node, in_scope, phase, data, barrier)
   local seq = redis.call('HINCRBY', meta, 'seq', 1)
-  local s = {id = tostring(seq), node = node, scope = in_scope, phase = phase or 'run',
-             cycle = cycle or 0, data = data or cjson.null, attempt = 0, barrier = barrier or ''}
+  phase = phase or 'run'
+  local cycle = 0  -- a run of the node: how many came before it
+  if phase == 'run' then cycle = redis.call('HINCRBY', meta, 'runs|' .. node, 1) - 1 end
+  local s = {id = tostring(seq), node = node, scope = in_scope, phase = phase,
+             cycle = cycle, data = data or cjson.null, attempt = 0, barrier = barrier or ''}
   ready[#ready + 1] = s
   redis.call('HSET', frontier, s.id, cjson.encode(s))
 end
 
 if status == 'running' then
   for _, n in ipairs(t.enqueue) do
-    alloc(n.node, scope, n.phase, n.cycle, n.data, '')
+    alloc(n.node, scope, n.phase, n.data, '')
   end
   for _, d in ipairs(t.deliver) do
     local edge = string.len(d.node) .. ':' .. d.node .. '|'
@@ -140,7 +144,7 @@ if status == 'running' then
       local done = redis.call('HINCRBY', barriers, g .. '|done', 1)
       if done == tonumber(redis.call('HGET', barriers, g .. '|n')) then
         alloc(redis.call('HGET', barriers, g .. '|node'), redis.call('HGET', barriers, g .. '|scope'),
-              'judge', 0, nil, g)
+              'judge', nil, g)
       end
     end
   end
