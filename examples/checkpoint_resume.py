@@ -45,6 +45,7 @@ def crunch(ctx: TaskContext, fetch: list[int]) -> int:
         if ctx.should_stop():
             raise InterruptedError(f"stopped after {i} chunks")  # runs again on resume, no retry spent
         time.sleep(CHUNK_SECONDS)
+        print(f"crunch: chunk {i + 1} of {len(fetch)}", file=sys.stderr, flush=True)
         channel.append("squares", fetch[i] ** 2)
         channel.set("chunks_done", i + 1)
     ctx.checkpoint({"note": "crunched"})  # deferred: written after crunch, before report

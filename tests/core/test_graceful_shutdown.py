@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,9 @@ def test_a_signal_stops_the_run_gracefully_and_the_checkpoint_resumes_it(tmp_pat
     env = {**os.environ, "CHUNK_SECONDS": "0.2"}
     proc = subprocess.Popen([sys.executable, str(EXAMPLE)], cwd=tmp_path, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(1.0)  # fetch is done; crunch is in its chunks (10 x 0.2 s)
+    assert proc.stderr is not None
+    seen = [proc.stderr.readline() for _ in range(2)]  # crunch is in its chunks (10 x 0.2 s)
+    assert seen[-1].startswith("crunch: chunk 2"), seen
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
