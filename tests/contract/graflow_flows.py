@@ -102,7 +102,7 @@ def checkpointed_loop(ctx: TaskExecutionContext) -> int:
 
 
 def single(t):
-    with workflow("single") as wf:
+    with workflow("graflow_single") as wf:
         wf.add(t)
     return wf
 
@@ -319,7 +319,7 @@ def fan_out(ctx: TaskExecutionContext) -> list[str]:
 
 
 def instances_in_definition():
-    with workflow("instances") as wf:
+    with workflow("graflow_instances") as wf:
         fetch(region="eu", retries=2) >> announce
     return wf
 
