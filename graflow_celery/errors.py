@@ -10,7 +10,17 @@ from collections.abc import Sequence
 
 
 class GraflowError(Exception):
-    """Root of every graflow-celery error."""
+    """Root of every graflow-celery error. ``cause`` (graflow's keyword and attribute) is the
+    exception's ``__cause__``."""
+
+    def __init__(self, *args: object, cause: BaseException | None = None) -> None:
+        super().__init__(*args)
+        if cause is not None:
+            self.__cause__ = cause
+
+    @property
+    def cause(self) -> BaseException | None:
+        return self.__cause__
 
 
 # --- definition errors: raised before anything runs -------------------------------------------

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from graflow_celery.core.current import current_graph, definition_graph
+from graflow_celery.core.current import definition_graph
 from graflow_celery.core.policies import GroupPolicy, resolve_policy
 from graflow_celery.errors import GraphDefinitionError
 
@@ -48,9 +48,9 @@ class Executable:
         return graph
 
     def _register(self, graph: TaskGraph | None = None) -> None:
-        """Add this executable's nodes to ``graph``, by default to the ``with workflow`` block's
-        (a task defined outside one joins a workflow when it is composed)."""
-        graph = graph if graph is not None else current_graph.get()
+        """Add this executable's nodes to ``graph``; by default to the ``with workflow`` block's,
+        or outside any, to the implicit workflow if there is one (as graflow does)."""
+        graph = graph if graph is not None else definition_graph()
         if graph is not None:
             for node in self.nodes():
                 graph.add_node(node)

@@ -127,15 +127,22 @@ def test_composing_outside_a_block_builds_the_implicit_workflow(no_implicit_work
         return global_a + "b"
 
     @task
-    def lone():
-        return "not composed"
+    def before():
+        return "defined before there was an implicit workflow"
 
     global_a >> global_b
     implicit = current_workflow_context()
     assert isinstance(implicit, WorkflowContext)
-    assert list(implicit.graph.nodes) == ["global_a", "global_b"]  # `lone` was never composed
+    assert list(implicit.graph.nodes) == ["global_a", "global_b"]
     assert current_workflow_context() is implicit
     assert implicit.execute() == "ab"
+
+    @task
+    def after():
+        return "defined while it exists"
+
+    assert list(implicit.graph.nodes) == ["global_a", "global_b", "after"]  # graflow's rule
+    assert implicit.execute("after") == "defined while it exists"
     clear_workflow_context()
     fresh = current_workflow_context()
     assert fresh is not implicit and list(fresh.graph.nodes) == []
@@ -209,6 +216,13 @@ def test_retry_limit_exceeded_error_as_graflow_builds_it():
     assert (err.task_id, err.retry_count, err.max_retries, err.last_error) == ("job", 2, 2, cause)
     assert (err.error_type, err.error_message) == ("ValueError", "fail #3")
     assert str(err) == "task 'job' failed after 2 of 2 retries: ValueError: fail #3"
+
+
+def test_a_graflow_error_takes_graflows_cause_keyword():
+    cause = OSError("disk full")
+    err = graflows.GraflowRuntimeError("saving failed", cause=cause)
+    assert err.cause is cause and err.__cause__ is cause and str(err) == "saving failed"
+    assert graflows.GraflowError("plain").cause is None
 
 
 def test_as_runtime_error_wraps_anything_else():
