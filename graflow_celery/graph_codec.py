@@ -168,7 +168,7 @@ class GraphCodec:
 
     def node_from_spec(self, node_id: str, spec: dict[str, Any]) -> Executable:
         if spec["type"] == "group":
-            group = ParallelGroup([_MemberRef(m) for m in spec["members"]], name=node_id)
+            group = ParallelGroup([_MemberRef(m) for m in spec["members"]], name=node_id, register=False)
             group.policy = policy_from_spec(spec["policy"])
             return group
         if "celery_task" in spec:

@@ -112,13 +112,15 @@ class ParallelGroup(Executable):
     finished and its policy accepts their outcomes (BSP: compute, share through the channel, barrier).
     """
 
-    def __init__(self, tasks: Iterable[Executable], name: str | None = None) -> None:
+    def __init__(self, tasks: Iterable[Executable], name: str | None = None, register: bool = True) -> None:
+        """``register=False``: a group rebuilt from stored data, which joins no workflow."""
         self.members: list[Executable] = list(tasks)
         if not self.members:
             raise GraphDefinitionError(f"parallel group {name or '(unnamed)'} has no members")
         self._id = name or self._next_name()
         self.policy: GroupPolicy = resolve_policy("strict")
-        self._register(definition_graph(create=True))
+        if register:
+            self._register(definition_graph(create=True))
 
     @staticmethod
     def _next_name() -> str:

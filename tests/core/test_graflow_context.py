@@ -31,6 +31,7 @@ from graflow_celery.core.workflow import (
     require_workflow_context,
     set_current_workflow_context,
 )
+from graflow_celery.graph_codec import GraphCodec
 from graflow_celery.trace import NoopTracer
 from tests.contract import graflow_flows
 
@@ -177,6 +178,19 @@ def test_set_current_workflow_context_chooses_the_implicit_workflow(no_implicit_
     solo >> after
     assert chosen.graph.edges == [("solo", "after")]
     assert chosen.execute() == 2
+
+
+def test_rebuilding_a_stored_graph_joins_no_workflow(no_implicit_workflow):
+    """A worker rebuilds each run's graph from data, groups included: that must not make or fill an
+    implicit workflow, or the next run's nodes would clash with the last one's."""
+    from tests.contract import flows
+
+    codec = GraphCodec()
+    raw = codec.encode(flows.group_flow().graph, "group_flow")
+    for _ in range(2):
+        _, graph = codec.decode(raw)
+        assert graph.get_parallel_group_members("ParallelGroup_1") == ["left", "right"]
+    assert get_current_workflow_context() is None
 
 
 @task(inject_context=True)
