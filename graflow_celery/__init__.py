@@ -119,3 +119,30 @@ __all__ = [
     "workflows",
 ]
 __all__ += ["CoordinationBackend", "GroupExecutionPolicy", "TaskResult"]  # graflow's names
+
+# --- graflow's names (issue 10) ------------------------------------------------------------------
+# What a graflow 0.2 program imports, under graflow's name. Each is also at its graflow module path
+# (graflow.core.decorators -> graflow_celery.core.decorators, graflow.exceptions -> ...exceptions).
+# isort: off
+from graflow_celery.channels.factory import ChannelFactory  # noqa: E402
+from graflow_celery.core.context import create_execution_context  # noqa: E402
+from graflow_celery.core.task import SequentialTask, Task  # noqa: E402
+from graflow_celery.core.workflow import clear_workflow_context, current_workflow_context  # noqa: E402
+from graflow_celery.errors import (  # noqa: E402
+    ConfigError,
+    GraflowRuntimeError,
+    GraflowWorkflowCanceledError,
+    GraphCompilationError,
+    RetryLimitExceededError,
+    UnknownTaskError,
+)
+from graflow_celery.trace import ConsoleTracer, NoopTracer, Tracer  # noqa: E402
+# isort: on
+
+__all__ += [
+    "ChannelFactory", "ConfigError", "ConsoleTracer", "GraflowRuntimeError", "GraflowWorkflowCanceledError",
+    "GraphCompilationError", "NoopTracer", "RetryLimitExceededError",
+    "SequentialTask", "Task", "Tracer", "UnknownTaskError", "clear_workflow_context",
+    "create_execution_context", "current_workflow_context",
+]
+# --- end of graflow's names -----------------------------------------------------------------------

@@ -10,7 +10,17 @@ from collections.abc import Sequence
 
 
 class GraflowError(Exception):
-    """Root of every graflow-celery error."""
+    """Root of every graflow-celery error. ``cause`` (graflow's keyword and attribute) is the
+    exception's ``__cause__``."""
+
+    def __init__(self, *args: object, cause: BaseException | None = None) -> None:
+        super().__init__(*args)
+        if cause is not None:
+            self.__cause__ = cause
+
+    @property
+    def cause(self) -> BaseException | None:
+        return self.__cause__
 
 
 # --- definition errors: raised before anything runs -------------------------------------------
@@ -24,6 +34,17 @@ class DuplicateTaskError(GraphDefinitionError):
     def __init__(self, task_id: str) -> None:
         super().__init__(f"duplicate task id {task_id!r}: two different tasks use this id in one workflow")
         self.task_id = task_id
+
+
+class UnknownTaskError(GraphDefinitionError, KeyError):
+    """No task with this id in the graph. Also a ``KeyError``, which graflow's
+    ``TaskGraph.get_node`` raises."""
+
+    def __init__(self, task_id: str, known: Sequence[str]) -> None:
+        super().__init__(f"no task {task_id!r} in the workflow (tasks: {sorted(known)})")
+        self.task_id = task_id
+
+    __str__ = Exception.__str__  # the message, not KeyError's quoted repr
 
 
 class ConfigurationError(GraflowError):
@@ -88,6 +109,28 @@ class TaskError(WorkflowRuntimeError):
         self.task_id = task_id
         self.error_type = error_type
         self.error_message = message
+
+
+class RetryLimitExceededError(TaskError):
+    """A task failed on its last attempt after ``retry_count`` retries (graflow's name). Still a
+    ``TaskError``: ``error_type``, ``error_message`` and ``__cause__`` describe the last failure."""
+
+    def __init__(self, task_id: str, retry_count: int, max_retries: int,
+                 last_error: BaseException | None = None, *, error_type: str | None = None,
+                 error_message: str | None = None) -> None:
+        """``error_type``/``error_message``: the failure as recorded, when ``last_error`` is only
+        a stand-in for an exception raised in another process."""
+        error_type = error_type or (type(last_error).__name__ if last_error is not None else "Exception")
+        message = error_message if error_message is not None else str(last_error or "")
+        WorkflowRuntimeError.__init__(
+            self, f"task {task_id!r} failed after {retry_count} of {max_retries} retries: "
+                  f"{error_type}: {message}")
+        self.task_id = task_id
+        self.error_type = error_type
+        self.error_message = message
+        self.retry_count = retry_count
+        self.max_retries = max_retries
+        self.last_error = last_error
 
 
 class RemoteError(Exception):
@@ -186,3 +229,21 @@ class CheckpointError(GraflowError):
 
 class WorkflowTimeoutError(WorkflowRuntimeError, TimeoutError):
     """``wait(timeout)`` ran out before the run finished (the run itself goes on)."""
+
+
+# --- graflow's names for the same errors (``graflow.exceptions``): one class, two names ---------
+
+GraflowRuntimeError = WorkflowRuntimeError
+GraphCompilationError = GraphDefinitionError
+ConfigError = ConfigurationError
+GraflowWorkflowCanceledError = WorkflowCancelledError
+
+
+def as_runtime_error(exc: BaseException) -> WorkflowRuntimeError:
+    """``exc`` itself if it is a run-time error already, else a ``WorkflowRuntimeError`` caused by
+    it (graflow's helper)."""
+    if isinstance(exc, WorkflowRuntimeError):
+        return exc
+    wrapped = WorkflowRuntimeError(f"an error occurred: {exc}")
+    wrapped.__cause__ = exc
+    return wrapped

@@ -176,7 +176,7 @@ class GraphCodec:
 
     def node_from_spec(self, node_id: str, spec: dict[str, Any]) -> Executable:
         if spec["type"] == "group":
-            group = ParallelGroup([_MemberRef(m) for m in spec["members"]], name=node_id)
+            group = ParallelGroup([_MemberRef(m) for m in spec["members"]], name=node_id, register=False)
             policy = dict(spec["policy"])
             if "state" in policy:
                 policy["state"] = self._values.loads(base64.b64decode(policy["state"]))

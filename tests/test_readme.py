@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -29,3 +30,18 @@ def test_the_readme_picture_is_what_the_first_workflow_draws(tmp_path):
     assert done.returncode == 0, done.stderr
     picture = re.search(r"```mermaid\n(.*?)```", text, re.S).group(1)
     assert done.stdout.endswith(picture)
+
+
+def test_the_coming_from_graflow_example_runs(tmp_path):
+    section = README.read_text().split("## Coming from graflow", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    script = tmp_path / "readme_graflow.py"
+    script.write_text(code)
+    path = os.pathsep.join([str(README.parent), os.environ.get("PYTHONPATH", "")])  # this checkout first
+    env = {**os.environ, "PYTHONPATH": path}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["extract", "  -> load"]
+    assert any("SPAN END: load - ERROR: warehouse busy" in line for line in lines)  # the retried attempt
+    assert lines[-1] == "6 2 ['extract', 'load']"

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from graflow_celery.core.coordination import CoordinationBackend, check_backend_config, resolve_backend
-from graflow_celery.core.current import current_graph
+from graflow_celery.core.current import definition_graph
 from graflow_celery.core.policies import GroupPolicy, resolve_policy
 from graflow_celery.errors import GraphDefinitionError
 
@@ -40,24 +40,26 @@ class Executable:
         yield self
 
     def _graph(self) -> TaskGraph:
-        graph = current_graph.get()
+        graph = definition_graph(create=True)  # outside any `with workflow`: the implicit one
         if graph is None:
             raise GraphDefinitionError(
-                f"composing {self.task_id!r} needs a workflow: write it inside `with workflow('name'):` "
-                "(inside a running task, pass single tasks or parallel groups to next_task)"
+                f"composing {self.task_id!r} inside a running task adds nothing to the run: pass "
+                "single tasks or parallel groups to next_task"
             )
         return graph
 
-    def _register(self) -> None:
-        graph = current_graph.get()
+    def _register(self, graph: TaskGraph | None = None) -> None:
+        """Add this executable's nodes to ``graph``; by default to the ``with workflow`` block's,
+        or outside any, to the implicit workflow if there is one (as graflow does)."""
+        graph = graph if graph is not None else definition_graph()
         if graph is not None:
             for node in self.nodes():
                 graph.add_node(node)
 
     def __rshift__(self, other: Executable) -> Chain:
         graph = self._graph()
-        self._register()
-        other._register()
+        self._register(graph)
+        other._register(graph)
         for src in self.exits():
             graph.add_edge(src.task_id, other.entry().task_id)
         return Chain([*_chain_parts(self), *_chain_parts(other)])
@@ -111,7 +113,8 @@ class ParallelGroup(Executable):
     finished and its policy accepts their outcomes (BSP: compute, share through the channel, barrier).
     """
 
-    def __init__(self, tasks: Iterable[Executable], name: str | None = None) -> None:
+    def __init__(self, tasks: Iterable[Executable], name: str | None = None, register: bool = True) -> None:
+        """``register=False``: a group rebuilt from stored data, which joins no workflow."""
         self.members: list[Executable] = list(tasks)
         if not self.members:
             raise GraphDefinitionError(f"parallel group {name or '(unnamed)'} has no members")
@@ -119,11 +122,12 @@ class ParallelGroup(Executable):
         self.policy: GroupPolicy = resolve_policy("strict")
         self.backend: CoordinationBackend | None = None  # graflow's per-group choice: kept, not used
         self.backend_config: dict[str, Any] = {}
-        self._register()
+        if register:
+            self._register(definition_graph(create=True))
 
     @staticmethod
     def _next_name() -> str:
-        graph = current_graph.get()
+        graph = definition_graph(create=True)
         if graph is None:  # made at run time: the name must not collide with the run's graph
             return f"ParallelGroup_{uuid.uuid4().hex[:12]}"
         return f"ParallelGroup_{graph.next_group_number()}"
@@ -141,7 +145,7 @@ class ParallelGroup(Executable):
         return [m.task_id for m in self.members]
 
     def set_group_name(self, name: str) -> ParallelGroup:
-        graph = current_graph.get()
+        graph = definition_graph()
         if graph is not None:
             graph.rename_node(self._id, name)
         self._id = name
@@ -162,8 +166,8 @@ class ParallelGroup(Executable):
         self.backend_config.update(config)
         return self
 
-    def _register(self) -> None:
-        graph = current_graph.get()
+    def _register(self, graph: TaskGraph | None = None) -> None:
+        graph = graph if graph is not None else definition_graph()
         if graph is None:
             return
         for member in self.members:
@@ -173,7 +177,7 @@ class ParallelGroup(Executable):
         graph.add_node(self)
 
     def __or__(self, other: Executable) -> ParallelGroup:
-        graph = current_graph.get()
+        graph = definition_graph()
         has_edges = graph is not None and graph.has_edges(self._id)
         if has_edges:
             return ParallelGroup([self, other])
@@ -196,7 +200,7 @@ def chain(*tasks: Executable) -> Executable:
     if not tasks:
         raise GraphDefinitionError("chain() needs at least one task")
     if len(tasks) == 1:
-        tasks[0]._register()
+        tasks[0]._register(definition_graph(create=True))
         return tasks[0]
     for left, right in itertools.pairwise(tasks):
         left >> right  # adds the edge; one Chain is built below, not one per link

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from graflow_celery.channels.results import ResultKeysChannel
 from graflow_celery.core import errors_record, events
+from graflow_celery.core.context_compat import GraflowContextMixin, Tracer, with_default_retries
 from graflow_celery.core.events import RunInfo
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import NewStep
+from graflow_celery.core.task import Task
+from graflow_celery.core.task_context import TaskExecutionContext as TaskExecutionContext  # graflow's path
 from graflow_celery.errors import ConfigurationError, GraflowError, WorkflowTimeoutError
 from graflow_celery.redact import describe
 from graflow_celery.serialization import Serializer
@@ -48,7 +51,7 @@ class RunLimits:
             raise ConfigurationError(f"max_cycles must be >= 0, got {self.default_max_cycles}")
 
 
-class ExecutionContext:
+class ExecutionContext(GraflowContextMixin):
     def __init__(
         self,
         graph: TaskGraph,
@@ -79,23 +82,46 @@ class ExecutionContext:
         cls,
         graph: TaskGraph,
         start_node: str | None = None,
-        *,
-        channel_backend: str = "memory",
-        name: str = "workflow",
         max_steps: int = DEFAULT_MAX_STEPS,
-        max_cycles: int = DEFAULT_MAX_CYCLES,
+        default_max_cycles: int | None = None,
+        default_max_retries: int = 0,
+        channel_backend: str = "memory",
+        config: Mapping[str, Any] | None = None,
+        tracer: Tracer | None = None,
+        *,
+        name: str = "workflow",
+        max_cycles: int | None = None,
         max_workers: int = 4,
         serializer: Serializer | None = None,
         run_id: str | None = None,
     ) -> ExecutionContext:
-        """A new run of ``graph`` on a registered backend (the seed's low-level form)."""
+        """A new run of ``graph`` (graflow's low-level form; ``WorkflowEngine().execute(context)``
+        runs it). ``channel_backend``: "memory" (in process), "redis" (in process, the channel in
+        Redis: ``config={"redis_client": r}`` or ``{"host":, "port":, "db":}``) or "celery" (on the
+        Celery workers). ``default_max_retries``: for tasks that set no retries of their own.
+        ``max_cycles`` is ``default_max_cycles`` by its shorter name."""
         factory = _run_factories.get(channel_backend)
         if factory is None:
             raise ConfigurationError(
                 f"unknown channel_backend {channel_backend!r}; known: {sorted(_run_factories)}"
             )
-        return factory(graph, start_node, limits=RunLimits(max_steps, max_cycles), run_id=run_id,
-                       max_workers=max_workers, serializer=serializer, name=name)
+        if max_cycles is not None and default_max_cycles is not None and max_cycles != default_max_cycles:
+            raise ConfigurationError(f"max_cycles={max_cycles} and default_max_cycles={default_max_cycles} "
+                                     "are one setting; give one of them")
+        if tracer is not None and channel_backend == "celery":
+            raise ConfigurationError(
+                "a tracer sees the lifecycle events of this process, and a Celery run's steps run in its "
+                "workers: add middleware there (graflow_celery.core.events.add_middleware) or use "
+                "OpenTelemetry (graflow_celery.contrib.otel)")
+        cycles = next((c for c in (max_cycles, default_max_cycles) if c is not None), DEFAULT_MAX_CYCLES)
+        context = factory(with_default_retries(graph, default_max_retries), start_node,
+                          limits=RunLimits(max_steps, cycles), run_id=run_id, max_workers=max_workers,
+                          serializer=serializer, name=name, config=config)
+        context._config = {k: v for k, v in (config or {}).items() if k != "redis_client"}
+        if tracer is not None:
+            context.tracer = tracer
+            tracer.follow_run(context)
+        return context
 
     @staticmethod
     def new_run_id() -> str:
@@ -137,7 +163,9 @@ class ExecutionContext:
         """Write a checkpoint of the run as it is now; returns ``(path, CheckpointMetadata)``."""
         if self.checkpointer is None:
             raise ConfigurationError("this run's backend does not take checkpoints")
-        return self.checkpointer(self, path, metadata)
+        written, info = self.checkpointer(self, path, metadata)
+        self.last_checkpoint_path = written
+        return written, info
 
     def wait(self, timeout: float | None = None) -> None:
         if not self.store.wait(timeout):
@@ -196,3 +224,11 @@ def final_result(store: RunStore, serializer: Serializer) -> Any:
     if record is None:
         raise WorkflowTimeoutError(f"run {store.run_id} is still {status}")
     raise errors_record.to_exception(record)
+
+
+def create_execution_context(start_node: str = "ROOT", max_steps: int = 10,
+                             tracer: Tracer | None = None) -> ExecutionContext:
+    """graflow's helper: a run of a one-task graph whose task, ``start_node``, does nothing."""
+    graph = TaskGraph()
+    graph.add_node(Task(start_node, register_to_context=False))
+    return ExecutionContext.create(graph, start_node, max_steps=max_steps, tracer=tracer)

@@ -265,7 +265,8 @@ class WorkflowEngine:
                             context.run_id, context.name, step.node, step.id, describe(exc),
                             step.attempt + 1, task.max_retries, delay)
                 return RetryRequest(step, delay, exc)
-            return self._failed(step, errors_record.task_failure(step.node, exc))
+            return self._failed(step, errors_record.task_failure(step.node, exc, step.attempt,
+                                                                 task.max_retries))
         finally:
             current_graph.reset(token)
         if tctx.requests.cancel is not None:  # cancel_workflow() whose exception the task caught

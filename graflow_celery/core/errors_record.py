@@ -15,13 +15,15 @@ from graflow_celery.errors import (
     MaxStepsExceededError,
     ParallelGroupError,
     RemoteError,
+    RetryLimitExceededError,
     TaskError,
     WorkflowCancelledError,
 )
 from graflow_celery.redact import exception_message, exception_traceback, redact
 
 
-def task_failure(task_id: str, exc: BaseException) -> dict[str, Any]:
+def task_failure(task_id: str, exc: BaseException, retries: int = 0, max_retries: int = 0) -> dict[str, Any]:
+    """``retries``: how many retries the task had had when it failed for good."""
     if isinstance(exc, CycleLimitExceededError):
         return {"kind": "cycle", "task_id": exc.task_id, "cycle_count": exc.cycle_count,
                 "max_cycles": exc.max_cycles, "message": exception_message(exc)}
@@ -34,6 +36,7 @@ def task_failure(task_id: str, exc: BaseException) -> dict[str, Any]:
         "message": exception_message(exc),
         "traceback": exception_traceback(exc),
         "exception": exc,  # kept in memory only; a Redis store drops it
+        **({"retries": retries, "max_retries": max_retries} if retries else {}),
     }
 
 
@@ -54,9 +57,14 @@ def short_message(record: dict[str, Any]) -> str:
 def to_exception(record: dict[str, Any]) -> GraflowError:
     kind = record["kind"]
     if kind == "task":
-        err = TaskError(record["task_id"], record["type"], record["message"])
         cause = record.get("exception") or RemoteError(record["type"], record["message"],
                                                        record.get("traceback", ""))
+        err: TaskError
+        if record.get("retries"):
+            err = RetryLimitExceededError(record["task_id"], record["retries"], record["max_retries"], cause,
+                                          error_type=record["type"], error_message=record["message"])
+        else:
+            err = TaskError(record["task_id"], record["type"], record["message"])
         err.__cause__ = cause
         return err
     if kind == "group":

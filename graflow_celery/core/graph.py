@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
+from graflow_celery.core import pictures
 from graflow_celery.core.composition import Executable, ParallelGroup
-from graflow_celery.errors import DuplicateTaskError, GraphDefinitionError
+from graflow_celery.errors import (
+    ConfigurationError,
+    DuplicateTaskError,
+    GraphDefinitionError,
+    UnknownTaskError,
+)
 
 
 class TaskGraph:
@@ -18,11 +25,20 @@ class TaskGraph:
 
     # --- building ---------------------------------------------------------------------------------
 
-    def add_node(self, node: Executable) -> None:
+    def add_node(self, node: Executable, task_id: str | None = None, skip_if_exists: bool = False) -> None:
+        """Add a task or group. Adding the same object again does nothing; another one under a
+        taken id is a ``DuplicateTaskError`` - or is skipped, with ``skip_if_exists``. ``task_id``
+        (graflow's form ``add_node(task, "id")``) must be the task's own id."""
+        if task_id is not None and task_id != node.task_id:
+            raise GraphDefinitionError(
+                f"add_node(task, {task_id!r}): a node's id is its task's id ({node.task_id!r}); "
+                f"to add the task under another id, add a copy: task.with_id({task_id!r})")
         existing = self.nodes.get(node.task_id)
         if existing is node:
             return
         if existing is not None:
+            if skip_if_exists:
+                return
             raise DuplicateTaskError(node.task_id)
         self.nodes[node.task_id] = node
         self._succ.setdefault(node.task_id, [])
@@ -62,6 +78,12 @@ class TaskGraph:
     def next_group_number(self) -> int:
         return next(self._group_numbers)
 
+    def clear(self) -> None:
+        self.nodes.clear()
+        self._succ.clear()
+        self._pred.clear()
+        self._owner.clear()
+
     def copy(self) -> TaskGraph:
         """A copy whose node set can grow at run time without touching the definition."""
         clone = TaskGraph()
@@ -77,7 +99,12 @@ class TaskGraph:
         try:
             return self.nodes[node_id]
         except KeyError:
-            raise GraphDefinitionError(f"no task {node_id!r} in the workflow") from None
+            raise UnknownTaskError(node_id, list(self.nodes)) from None
+
+    get_node = node  # graflow's name; a group's members are nodes too
+
+    def has_node(self, node_id: str) -> bool:
+        return node_id in self.nodes
 
     def __contains__(self, node_id: object) -> bool:
         return node_id in self.nodes
@@ -93,6 +120,26 @@ class TaskGraph:
 
     def start_nodes(self) -> list[str]:
         return [n for n in self.nodes if not self._pred[n] and n not in self._owner]
+
+    get_start_nodes = start_nodes  # graflow's name
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        """Every edge as ``(from, to)``, in the order they were added per node."""
+        return [(src, dst) for src, succ in self._succ.items() for dst in succ]
+
+    def get_edges(self) -> list[tuple[str, str]]:
+        return self.edges
+
+    def get_parallel_group_members(self, group_id: str) -> list[str]:
+        """The member ids of a parallel group; [] for any other id."""
+        group = self.nodes.get(group_id)
+        return group.member_ids if isinstance(group, ParallelGroup) else []
+
+    def detect_cycles(self) -> list[list[str]]:
+        """Every elementary cycle (a loop written with edges, ``a >> b >> a``), each as the list of
+        its nodes from the one added first; [] for a DAG."""
+        return cycles(list(self.nodes), self._succ)
 
     def groups(self) -> list[ParallelGroup]:
         return [n for n in self.nodes.values() if isinstance(n, ParallelGroup)]
@@ -120,3 +167,43 @@ class TaskGraph:
             if not group.members:
                 raise GraphDefinitionError(f"parallel group {group.task_id!r} has no members")
             group.policy.validate(group.task_id, group.member_ids)
+
+    # --- graflow's views ----------------------------------------------------------------------------
+
+    def nx_graph(self) -> Any:
+        """The graph as a ``networkx.DiGraph`` (each node's ``task`` attribute is its task or group),
+        for graflow code that draws or analyses it with networkx; needs ``pip install networkx``."""
+        try:
+            import networkx as nx  # optional: only this view needs it
+        except ImportError as exc:
+            raise ConfigurationError("TaskGraph.nx_graph() needs networkx: pip install networkx") from exc
+        g = nx.DiGraph()
+        for node_id, node in self.nodes.items():
+            g.add_node(node_id, task=node)
+        g.add_edges_from(self.edges)
+        return g
+
+    def __str__(self) -> str:
+        return pictures.draw_ascii(self, None)
+
+
+def cycles(order: list[str], succ: dict[str, list[str]]) -> list[list[str]]:
+    """Elementary cycles of a small directed graph: for each node in ``order``, the paths that
+    leave it and come back through later nodes only, so each cycle is found once."""
+    rank = {n: i for i, n in enumerate(order)}
+    found: list[list[str]] = []
+
+    def walk(start: str, node: str, path: list[str], on_path: set[str]) -> None:
+        for nxt in succ.get(node, []):
+            if nxt == start:
+                found.append(list(path))
+            elif nxt not in on_path and rank.get(nxt, -1) > rank[start]:
+                path.append(nxt)
+                on_path.add(nxt)
+                walk(start, nxt, path, on_path)
+                on_path.discard(nxt)
+                path.pop()
+
+    for start in order:
+        walk(start, start, [start], {start})
+    return found

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from graflow_celery.core.composition import ParallelGroup
-from graflow_celery.core.graph import TaskGraph
+
+if TYPE_CHECKING:  # graph.py draws itself with these functions
+    from graflow_celery.core.graph import TaskGraph
 
 
 def _members(graph: TaskGraph) -> dict[str, list[str]]:
@@ -86,17 +89,20 @@ def to_dot(graph: TaskGraph, name: str = "workflow") -> str:
     return "\n".join(lines) + "\n"
 
 
-def draw_ascii(graph: TaskGraph, name: str = "workflow") -> str:
+def draw_ascii(graph: TaskGraph, name: str | None = "workflow") -> str:
     """The workflow as an indented tree from its start nodes: ``-> x`` follows an edge, a group
-    shows its members as ``[a | b]``, and a node reached again is shown as ``(see x)``."""
+    shows its members as ``[a | b]``, and a node reached again is shown as ``(see x)``. ``name``
+    heads the picture (None: no heading)."""
     members = _members(graph)
-    lines = [name]
+    lines = [] if name is None else [name]
     seen: set[str] = set()
 
     def label(node: str) -> str:
         if node in members:
             return f"{node} [{' | '.join(members[node])}]"
         return node
+
+    top = 0 if name is None else 1
 
     def walk(node: str, depth: int, arrow: bool) -> None:
         prefix = "  " * depth + ("-> " if arrow else "")
@@ -112,5 +118,30 @@ def draw_ascii(graph: TaskGraph, name: str = "workflow") -> str:
             walk(nxt, depth + 1, True)
 
     for start in [n for n in graph.nodes if not graph.predecessors(n) and graph.owner(n) is None]:
-        walk(start, 1, False)
+        walk(start, top, False)
+    for node in graph.nodes:  # what no start node reaches: a loop written with edges
+        if node not in seen and graph.owner(node) is None:
+            walk(node, top, False)
     return "\n".join(lines) + "\n"
+
+
+def dependencies(graph: TaskGraph, name: str | None = "workflow") -> str:
+    """Each task and what follows it: ``a >> b >> c`` (b and c both follow a), or ``a (no
+    dependencies)`` - graflow's ``visualize_dependencies``. ``name`` heads it (None: no heading)."""
+    lines = [] if name is None else [f"=== Workflow '{name}' Dependencies ==="]
+    for node in graph.nodes:
+        successors = graph.successors(node)
+        lines.append(f"{node} >> {' >> '.join(successors)}" if successors else f"{node} (no dependencies)")
+    return "\n".join(lines)
+
+
+def info(graph: TaskGraph, name: str = "workflow") -> str:
+    """Tasks, edges, the text picture and any loop written with edges - graflow's ``show_info``."""
+    loops = graph.detect_cycles()
+    return "\n".join([
+        f"=== Workflow '{name}' Information ===",
+        f"Tasks: {len(graph.nodes)}",
+        f"Dependencies: {len(graph.edges)}",
+        draw_ascii(graph, name).rstrip("\n"),
+        f"Cycles detected: {loops}" if loops else "No cycles detected",
+    ])

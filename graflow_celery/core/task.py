@@ -5,18 +5,21 @@ from __future__ import annotations
 import inspect
 import uuid
 from collections.abc import Callable
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
+from graflow_celery.core.composition import Chain as Chain
 from graflow_celery.core.composition import Executable
-from graflow_celery.core.context import ExecutionContext
-from graflow_celery.core.graph import TaskGraph
+from graflow_celery.core.composition import ParallelGroup as ParallelGroup
+from graflow_celery.core.composition import chain as chain
+from graflow_celery.core.composition import parallel as parallel
 from graflow_celery.core.retry import RetryPolicy
-from graflow_celery.core.steps import Step
-from graflow_celery.core.task_context import TaskContext
 from graflow_celery.core.task_options import TaskOptions
 from graflow_celery.errors import BoundArgumentError, GraphDefinitionError, SerializationError
 from graflow_celery.serialization import Serializer
 from graflow_celery.serialization.registry import register_annotated
+
+if TYPE_CHECKING:
+    from graflow_celery.core.task_context import TaskContext
 
 
 class TaskWrapper(Executable):
@@ -37,12 +40,15 @@ class TaskWrapper(Executable):
         bound_kwargs: dict[str, Any] | None = None,
         register: bool = True,
         task_options: TaskOptions | None = None,
+        register_to_context: bool | None = None,  # graflow's name for ``register``
         **options: Any,
     ) -> None:
         if not isinstance(id, str) or not id:
             raise GraphDefinitionError(f"a task id must be a non-empty string, got {id!r}")
         if not callable(func):
             raise GraphDefinitionError(f"task {id!r}: func must be callable, got {type(func).__name__}")
+        # Retries given here win over a run's default_max_retries (ExecutionContext.create).
+        self.own_retries = max_retries is not None or retry_policy is not None
         if retry_policy is None:
             retry_policy = RetryPolicy(max_retries=max_retries or 0, initial_interval=0.0)
         elif max_retries is not None and max_retries != retry_policy.max_retries:
@@ -65,7 +71,7 @@ class TaskWrapper(Executable):
         # Pydantic models in the signature can be decoded in this process (a worker makes its
         # TaskWrappers when it loads the module or rebuilds a run's graph).
         register_annotated(func)
-        if register:
+        if register if register_to_context is None else register_to_context:
             self._register()
 
     @property
@@ -94,7 +100,7 @@ class TaskWrapper(Executable):
         return {
             "inject_context": self.inject_context,
             "resolve_keyword_args": self.resolve_keyword_args,
-            "retry_policy": self.retry_policy,
+            "retry_policy": self.retry_policy if self.own_retries else None,  # None: the run's default
             "max_cycles": self.max_cycles,
             "task_options": self.task_options,
         }
@@ -145,6 +151,11 @@ class TaskWrapper(Executable):
 
 
 def _scratch_context(task: TaskWrapper) -> TaskContext:
+    from graflow_celery.core.context import ExecutionContext  # the context module needs this one
+    from graflow_celery.core.graph import TaskGraph
+    from graflow_celery.core.steps import Step
+    from graflow_celery.core.task_context import TaskContext
+
     """A task context for ``task.run()``: the first step of a one-task run in this process."""
     graph = TaskGraph()
     graph.add_node(task)
@@ -206,3 +217,26 @@ def task(
     if callable(id_or_func):
         return decorate(id_or_func)
     return decorate
+
+
+SequentialTask = Chain  # graflow's name for a chain
+
+
+# --- graflow's root task --------------------------------------------------------------------------
+
+
+def _nothing() -> None:
+    """A root task's body (module level, so a Celery worker can import it)."""
+
+
+class Task(TaskWrapper):
+    """graflow's ``Task``: a named task that does nothing - a start node to hang a workflow on."""
+
+    def __init__(self, task_id: str, register_to_context: bool = True) -> None:
+        super().__init__(task_id, _nothing, register=register_to_context)
+
+    def run(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"Task({self.task_id!r})"

@@ -7,6 +7,7 @@ priority cancel > terminate > goto > normal.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,6 +19,7 @@ from graflow_celery.errors import CycleLimitExceededError, WorkflowCancelledErro
 if TYPE_CHECKING:
     from graflow_celery.channels.base import Channel
     from graflow_celery.core.context import ExecutionContext
+    from graflow_celery.core.graph import TaskGraph
     from graflow_celery.core.steps import Step
 
 T = TypeVar("T")
@@ -42,6 +44,8 @@ class TaskContext:
         self.max_cycles = max_cycles
         self.max_retries = max_retries
         self.requests = ControlRequests()
+        self.start_time = time.time()
+        self.local_data: dict[str, Any] = {}  # this execution's scratch space (graflow's)
 
     @property
     def run_id(self) -> str:
@@ -121,6 +125,27 @@ class TaskContext:
 
     def get_result(self, task_id: str, default: Any = None) -> Any:
         return self.execution_context.get_result(task_id, default)
+
+    # --- graflow's other names ----------------------------------------------------------------------
+
+    @property
+    def trace_id(self) -> str:
+        return self.execution_context.run_id
+
+    @property
+    def graph(self) -> TaskGraph:
+        """The run's graph (nodes added at run time included)."""
+        return self.execution_context.graph
+
+    def elapsed_time(self) -> float:
+        """Seconds since this execution of the task started."""
+        return time.time() - self.start_time
+
+    def set_local_data(self, key: str, value: Any) -> None:
+        self.local_data[key] = value
+
+    def get_local_data(self, key: str, default: Any = None) -> Any:
+        return self.local_data.get(key, default)
 
     def __repr__(self) -> str:
         return f"TaskContext(task_id={self.task_id!r}, run_id={self.run_id!r}, cycle={self.cycle_count})"

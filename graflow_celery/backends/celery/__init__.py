@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from graflow_celery.backends.celery import handoff, worker
+from graflow_celery.backends.celery import handoff, redis_channel_runs, worker  # noqa: F401 (registers "redis")
 from graflow_celery.backends.celery.run import WorkflowRun, celery_run, resume, runs_for, submit
 from graflow_celery.backends.celery.sweep import add_sweep
 from graflow_celery.celery_task_step import CeleryTaskStep, from_celery

@@ -41,6 +41,30 @@ class RunGraph:
             return True
         return bool(self._r.hexists(self._keys.dynamic, str(node_id)))
 
+    get_node = node  # graflow's names, as on a TaskGraph
+
+    def has_node(self, node_id: str) -> bool:
+        return node_id in self
+
+    # Reading the definition (nodes added at run time have no edges of their own):
+
+    @property
+    def nodes(self) -> dict[str, Executable]:
+        return self._static.nodes
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        return self._static.edges
+
+    def get_start_nodes(self) -> list[str]:
+        return self._static.start_nodes()
+
+    def get_parallel_group_members(self, group_id: str) -> list[str]:
+        return self._static.get_parallel_group_members(group_id)
+
+    def detect_cycles(self) -> list[list[str]]:
+        return self._static.detect_cycles()
+
     def successors(self, node_id: str) -> list[str]:
         return self._static.successors(node_id)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graflow_celery.backends.memory.executor import LocalExecutor
 from graflow_celery.backends.memory.store import MemoryRunStore
+from graflow_celery.channels.base import Channel
 from graflow_celery.channels.memory import MemoryChannel
 from graflow_celery.checkpoints import Checkpoint, CheckpointMetadata, encode_graph, save, take
 from graflow_celery.core.context import ExecutionContext, RunLimits, register_run_factory
@@ -38,20 +40,24 @@ class MemoryBackend:
         initial_channel: dict[str, object] | None = None,
         name: str = "workflow",
         check_bound: bool = True,
+        channel: Callable[[str, Serializer], Channel] | None = None,
     ) -> ExecutionContext:
+        """``channel``: makes the run's channel from its id and serializer, where it is not the
+        default one in memory (graflow's ``channel_backend="redis"``)."""
         for node in graph.nodes.values() if check_bound else ():  # a bound value that could not
             if isinstance(node, TaskWrapper) and node.bound_kwargs:  # travel fails here too
                 node.dump_bound(self.serializer)
         run_graph = graph.copy()
         run_id = run_id or ExecutionContext.new_run_id()
         lock = threading.RLock()  # one lock for state and channel: a checkpoint sees both at once
-        channel = MemoryChannel(f"run:{run_id}", self.serializer, mutex=lock)
+        run_channel = (MemoryChannel(f"run:{run_id}", self.serializer, mutex=lock) if channel is None
+                       else channel(run_id, self.serializer))
         for key, value in (initial_channel or {}).items():
-            channel.set(key, value)
+            run_channel.set(key, value)
         return ExecutionContext(
             run_graph,
             store=MemoryRunStore(run_id, run_graph, self.serializer, lock=lock),
-            channel=channel,
+            channel=run_channel,
             dispatcher=LocalExecutor(self.max_workers, self.shutdown_timeout,
                                      on_failure=failed_run_checkpoint),
             serializer=self.serializer,
@@ -98,7 +104,9 @@ def failed_run_checkpoint(context: ExecutionContext) -> Checkpoint | None:
 
 
 def _memory_run(graph: TaskGraph, start_node: str | None, *, limits: RunLimits, run_id: str | None,
-                max_workers: int, serializer: Serializer | None, name: str) -> ExecutionContext:
+                max_workers: int, serializer: Serializer | None, name: str,
+                config: Mapping[str, Any] | None = None) -> ExecutionContext:
+    """``config`` has nothing to set for an in-memory channel (graflow accepts and ignores it too)."""
     return MemoryBackend(max_workers, serializer).new_run(graph, start_node, limits=limits, run_id=run_id,
                                                           name=name)
 

@@ -1,0 +1,1 @@
+"""graflow's ``graflow.core.handlers`` package path."""

@@ -1,0 +1,41 @@
+"""graflow's ``graflow.exceptions`` path: every error, under graflow's names and ours (one class,
+two names, where they differ - see ``errors.py``)."""
+
+from graflow_celery.errors import (
+    BoundArgumentError,
+    CheckpointError,
+    ConfigError,
+    ConfigurationError,
+    CycleLimitExceededError,
+    DuplicateTaskError,
+    GraflowError,
+    GraflowRuntimeError,
+    GraflowWorkflowCanceledError,
+    GraphCompilationError,
+    GraphDefinitionError,
+    InvalidRetryPolicyError,
+    InvalidRunIdError,
+    MaxStepsExceededError,
+    NotImportableError,
+    ParallelGroupError,
+    RemoteError,
+    RetryLimitExceededError,
+    SerializationError,
+    TaskError,
+    UnknownTaskError,
+    WorkflowCancelledError,
+    WorkflowInterruptedError,
+    WorkflowRuntimeError,
+    WorkflowTimeoutError,
+    as_runtime_error,
+)
+
+__all__ = [
+    "BoundArgumentError", "CheckpointError", "ConfigError", "ConfigurationError", "CycleLimitExceededError",
+    "DuplicateTaskError", "GraflowError", "GraflowRuntimeError", "GraflowWorkflowCanceledError",
+    "GraphCompilationError", "GraphDefinitionError", "InvalidRetryPolicyError", "InvalidRunIdError",
+    "MaxStepsExceededError", "NotImportableError", "ParallelGroupError", "RemoteError",
+    "RetryLimitExceededError", "SerializationError", "TaskError", "UnknownTaskError",
+    "WorkflowCancelledError", "WorkflowInterruptedError", "WorkflowRuntimeError", "WorkflowTimeoutError",
+    "as_runtime_error",
+]

@@ -1,0 +1,1 @@
+"""graflow's ``graflow.utils`` paths: ``graflow_celery.utils.graph`` draws graphs."""
