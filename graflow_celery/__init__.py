@@ -115,3 +115,25 @@ __all__ = [
     "workflow",
     "workflows",
 ]
+
+# Task handlers (@task(handler=...)): how a task's body runs. Kept in one block, apart from the
+# names above, so that this part of the API reads (and merges) as one piece.
+from graflow_celery.handlers import (  # noqa: E402
+    CeleryTaskHandler,
+    DirectTaskHandler,
+    ProcessTaskHandler,
+    TaskCall,
+    TaskHandler,
+    TaskProcessCrashed,
+    register_handler,
+)
+
+__all__ += [
+    "CeleryTaskHandler",
+    "DirectTaskHandler",
+    "ProcessTaskHandler",
+    "TaskCall",
+    "TaskHandler",
+    "TaskProcessCrashed",
+    "register_handler",
+]
