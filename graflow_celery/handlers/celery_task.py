@@ -27,15 +27,17 @@ class CeleryTaskHandler(TaskHandler):
         return self.NAME
 
     def hand_off(self, task: TaskCall, context: ExecutionContext) -> bool:
-        return context.dispatcher.hand_off(context, task.step, _celery_step(task), task.args, task.kwargs)
+        if not _is_celery_step(task.task):
+            return False  # execute_task fails it, as the task's own error
+        return context.dispatcher.hand_off(context, task.step, task.task, task.args, task.kwargs)
 
     def execute_task(self, task: TaskCall, context: ExecutionContext) -> Any:
-        _celery_step(task)
+        if not _is_celery_step(task.task):
+            raise ConfigurationError(f"task {task.task_id!r} has handler='celery', which runs an existing "
+                                     "Celery task: make the step with "
+                                     "graflow_celery.from_celery(the_celery_task)")
         return task.run()
 
 
-def _celery_step(task: TaskCall) -> TaskWrapper:
-    if getattr(task.task, "celery_task", None) is None:
-        raise ConfigurationError(f"task {task.task_id!r} has handler='celery', which runs an existing Celery "
-                                 "task: make the step with graflow_celery.from_celery(the_celery_task)")
-    return task.task
+def _is_celery_step(task: TaskWrapper) -> bool:
+    return getattr(task, "celery_task", None) is not None

@@ -97,7 +97,8 @@ def test_a_result_that_cannot_leave_the_process_is_a_clear_error(runner):
     assert "'unsendable'" in str(info.value) and "cannot leave its own process" in str(info.value)
 
 
-def _run_and_kill(runner: Any, wf: Any, pid_dir: Path, attempts_to_kill: int) -> tuple[Any, BaseException | None]:
+def _run_and_kill(runner: Any, wf: Any, pid_dir: Path,
+                  attempts_to_kill: int) -> tuple[Any, BaseException | None]:
     """Run ``wf`` in a thread; SIGKILL the task's process from here, ``attempts_to_kill`` times."""
     outcome: dict[str, Any] = {}
 
