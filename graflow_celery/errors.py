@@ -106,7 +106,7 @@ class TaskProcessCrashed(RuntimeError):
     signal, ``os._exit``, a crash in a C extension. Like any exception of the task, and unlike a
     ``GraflowError``, it is retried; after the last attempt the run fails with ``TaskError``."""
 
-    def __init__(self, task_id: str, pid: int, returncode: int) -> None:
+    def __init__(self, task_id: str, pid: int, returncode: int | None) -> None:
         super().__init__(f"the process of task {task_id!r} (pid {pid}) {exit_reason(returncode)} before "
                          "it returned")
         self.task_id = task_id
@@ -114,8 +114,11 @@ class TaskProcessCrashed(RuntimeError):
         self.returncode = returncode
 
 
-def exit_reason(returncode: int) -> str:
-    """``was killed by SIGKILL`` or ``exited with code 3``, from a ``Popen.returncode``."""
+def exit_reason(returncode: int | None) -> str:
+    """``was killed by SIGKILL`` or ``exited with code 3``, from a ``Popen.returncode`` (None:
+    unknown)."""
+    if returncode is None:
+        return "ended (how is unknown)"
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name

@@ -1,30 +1,37 @@
 """``handler="process"``: each run of the task in a fresh Python process - for isolation, and for
 libraries that leak memory, threads or global state.
 
-The process that runs the step (a thread of the in-process backend, a Celery worker) starts
-``python -m graflow_celery.handlers.process_child`` and talks to it over the child's stdin and
-stdout (``wire.py``): it sends the function, its arguments and the task's context; it serves the
-child's channel and context calls on the run's real channel and context, so ``ctx.get_channel()``
-(locks included), ``ctx.get_result()``, ``next_task``, ``next_iteration``, ``terminate_workflow``
-and ``cancel_workflow`` work as in process; it receives the result, or the exception with its type
-and traceback text. A child that ends without answering (SIGKILL, ``os._exit``, a crash in C code)
-is ``TaskProcessCrashed``: retried like any exception of the task.
+The process that runs the step (a thread of the in-process backend, a Celery worker) starts a
+child and talks to it over the child's stdin and stdout (``wire.py``): it sends the function, its
+arguments and the task's context; it serves the child's channel and context calls on the run's
+real channel and context, so ``ctx.get_channel()`` (locks included), ``ctx.get_result()``,
+``next_task``, ``next_iteration``, ``terminate_workflow`` and ``cancel_workflow`` work as in
+process; it receives the result, or the exception with its type and traceback text. A child that
+ends without answering (SIGKILL, ``os._exit``, a crash in C code) is ``TaskProcessCrashed``:
+retried like any exception of the task.
 
+How the child starts: forked by this process's fork server (``forkserver.py``: a few
+milliseconds; the child has this package imported and nothing of the user's), or - with
+``start="spawn"``, or where forking is not available - a new interpreter running ``command()``.
 Only stdin and stdout carry the conversation, so a subclass can run the child anywhere that
 forwards them: ``docker run -i IMAGE python -m graflow_celery.handlers.process_child`` (override
-``command`` and ``environment``; the image needs this package and the task's module).
+``command``; the image needs this package and the task's module).
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from contextlib import AbstractContextManager, suppress
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from graflow_celery.errors import SerializationError, TaskProcessCrashed, WorkflowRuntimeError
-from graflow_celery.handlers import wire
+from graflow_celery.errors import (
+    ConfigurationError,
+    SerializationError,
+    TaskProcessCrashed,
+    WorkflowRuntimeError,
+)
+from graflow_celery.handlers import forkserver, wire
 from graflow_celery.handlers.base import TaskCall, TaskHandler
 from graflow_celery.redact import describe
 
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
     from graflow_celery.core.context import ExecutionContext
 
 CHILD_MODULE = "graflow_celery.handlers.process_child"
+STARTS = ("fork", "spawn")
 
 # What the child may ask of the run's channel (``Channel`` protocol) - locks are served apart.
 CHANNEL_METHODS = frozenset({"set", "get", "delete", "exists", "keys", "clear", "append", "prepend",
@@ -39,10 +47,20 @@ CHANNEL_METHODS = frozenset({"set", "get", "delete", "exists", "keys", "clear", 
 
 
 class ProcessTaskHandler(TaskHandler):
-    """``python``: the interpreter to start (default: this one). ``exit_grace``: seconds a child
-    that has answered gets to exit on its own (its ``atexit`` hooks run) before it is killed."""
+    """``start``: "fork" (from the fork server) or "spawn" (a new interpreter per task, from
+    ``command()``); by default "fork" where the platform can, unless a subclass overrides
+    ``command`` or ``environment``. ``python``: the interpreter (default: this one).
+    ``exit_grace``: seconds a child that has answered gets to exit on its own (its ``atexit``
+    hooks run) before it is killed."""
 
-    def __init__(self, python: str | None = None, exit_grace: float = 10.0) -> None:
+    def __init__(self, start: str | None = None, python: str | None = None, exit_grace: float = 10.0) -> None:
+        if start is None:
+            launches_itself = (type(self).command is not ProcessTaskHandler.command
+                               or type(self).environment is not ProcessTaskHandler.environment)
+            start = "spawn" if launches_itself else "fork"
+        if start not in STARTS:
+            raise ConfigurationError(f"start must be one of {STARTS}, got {start!r}")
+        self.start = start if start == "spawn" or forkserver.supported() else "spawn"
         self.python = python or sys.executable
         self.exit_grace = exit_grace
 
@@ -50,26 +68,30 @@ class ProcessTaskHandler(TaskHandler):
         return "process"
 
     def command(self, task: TaskCall) -> list[str]:
-        """The child's command line; it must run ``graflow_celery.handlers.process_child`` with
-        its stdin and stdout connected to this process."""
+        """A spawned child's command line; it must run ``graflow_celery.handlers.process_child``
+        with its stdin and stdout connected to this process."""
         return [self.python, "-m", CHILD_MODULE]
 
     def environment(self, task: TaskCall) -> dict[str, str] | None:
-        """The child's environment: this one, with this process's ``sys.path`` as PYTHONPATH, so
-        that the child imports the same modules (this package and the task's) from the same
-        places. None: inherit it unchanged."""
-        paths = dict.fromkeys(p or os.getcwd() for p in sys.path)
-        return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+        """A spawned child's environment (None: this one, unchanged). By default this one, with
+        this process's ``sys.path`` as PYTHONPATH, so that the child imports the same modules
+        (this package and the task's) from the same places - as a forked child does."""
+        return forkserver.child_environment()
 
     def execute_task(self, task: TaskCall, context: ExecutionContext) -> Any:
         job = self._job(task, context)  # before a process starts: a value that cannot go fails here
-        process = subprocess.Popen(self.command(task), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   env=self.environment(task), start_new_session=True)
-        conversation = _Conversation(process, task, context)
+        conversation = _Conversation(self._start_child(task), task, context)
         try:
             return conversation.run(job)
         finally:
             conversation.close(self.exit_grace)
+
+    def _start_child(self, task: TaskCall) -> Child:
+        if self.start == "fork":
+            return forkserver.server(self.python).fork()
+        process = subprocess.Popen(self.command(task), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   env=self.environment(task), start_new_session=True)
+        return SpawnedChild(process)
 
     def _job(self, task: TaskCall, context: ExecutionContext) -> bytes:
         tctx = task.task_context
@@ -92,11 +114,52 @@ class ProcessTaskHandler(TaskHandler):
                                      f"'process'): {describe(exc)}") from exc
 
 
+class Child(Protocol):
+    """A task process, however it was started."""
+
+    pid: int
+    reader: IO[bytes]  # its stdout
+    writer: IO[bytes]  # its stdin
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Its exit status; None if it still runs after ``timeout`` seconds (or nobody can tell)."""
+        ...
+
+    def kill(self) -> None: ...
+
+    def close(self) -> None:
+        """Close the conversation: a child that has not answered ends."""
+        ...
+
+
+class SpawnedChild:
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdin is not None and process.stdout is not None
+        self.process = process
+        self.pid = process.pid
+        self.reader = process.stdout
+        self.writer = process.stdin
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def close(self) -> None:
+        for stream in (self.writer, self.reader):
+            with suppress(OSError):
+                stream.close()
+
+
 class _Conversation:
     """One child process, from its job to its answer."""
 
-    def __init__(self, process: subprocess.Popen[bytes], task: TaskCall, context: ExecutionContext) -> None:
-        self.process = process
+    def __init__(self, child: Child, task: TaskCall, context: ExecutionContext) -> None:
+        self.child = child
         self.task = task
         self.context = context
         self.locks: list[AbstractContextManager[Any]] = []
@@ -126,35 +189,31 @@ class _Conversation:
         for lock in reversed(self.locks):  # a child that died holding a channel lock
             lock.__exit__(None, None, None)
         self.locks.clear()
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None:
-                with suppress(OSError):
-                    stream.close()
-        with suppress(subprocess.TimeoutExpired):
-            self.process.wait(grace if self.ended else 0)
-        if self.process.returncode is None:
-            self.process.kill()
-            self.process.wait()
+        self.child.close()
+        if self.child.wait(grace if self.ended else 0) is None:
+            self.child.kill()
+            self.child.wait(grace)
 
     # --- the conversation ----------------------------------------------------------------------------
 
     def _send(self, *message: Any) -> None:
-        assert self.process.stdin is not None
         try:
-            wire.write_frame(self.process.stdin, *message)
-        except (BrokenPipeError, ValueError):  # the child has gone
+            wire.write_frame(self.child.writer, *message)
+        except (BrokenPipeError, ConnectionError, ValueError):  # the child has gone
             raise self._crashed() from None
 
     def _receive(self) -> tuple[Any, ...]:
-        assert self.process.stdout is not None
-        message = wire.read_frame(self.process.stdout)
+        try:
+            message = wire.read_frame(self.child.reader)
+        except ConnectionError:
+            message = None
         if message is None:
             raise self._crashed()
         return message
 
     def _crashed(self) -> TaskProcessCrashed:
         self.ended = True
-        return TaskProcessCrashed(self.task.task_id, self.process.pid, self.process.wait())
+        return TaskProcessCrashed(self.task.task_id, self.child.pid, self.child.wait())
 
     def _load(self, data: bytes, what: str) -> Any:
         try:

@@ -1,6 +1,7 @@
 """The ``process`` handler's own guarantees, in process: the conversation survives what a task does
 with stdin and stdout, code that cannot be imported goes by value, a subclass can start the child
-through a launcher (as a Docker handler would), and the child never outlives its parent."""
+through a launcher (as a Docker handler would), a forked child gets the environment of the moment,
+and the child never outlives its parent."""
 
 from __future__ import annotations
 
@@ -12,7 +13,17 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from graflow_celery import ProcessTaskHandler, TaskCall, TaskWrapper, WorkflowEngine, task, workflow
+import pytest
+
+from graflow_celery import (
+    ProcessTaskHandler,
+    TaskCall,
+    TaskError,
+    TaskWrapper,
+    WorkflowEngine,
+    task,
+    workflow,
+)
 from graflow_celery.core.context import ExecutionContext
 from tests.support.wait import wait_for, wait_until
 
@@ -102,3 +113,37 @@ def test_the_child_ends_when_the_process_that_started_it_dies(tmp_path):
     finally:
         parent.kill()
         parent.wait()
+
+
+def environment_of_child(name: str) -> tuple[str | None, str, int]:
+    return os.environ.get(name), os.getcwd(), os.getpid()
+
+
+def test_a_forked_child_sees_the_environment_and_directory_of_now(tmp_path, monkeypatch):
+    """The fork server started earlier; what the child gets is what this process has when the
+    task runs."""
+    with workflow("env_now") as wf:
+        wf.add(TaskWrapper("env", environment_of_child, handler="process",
+                           bound_kwargs={"name": "GRAFLOW_SET_LATER"}))
+    wf.execute()  # the fork server is running now
+    monkeypatch.setenv("GRAFLOW_SET_LATER", "yes")
+    monkeypatch.chdir(tmp_path)
+    value, cwd, pid = wf.execute()
+    assert (value, cwd) == ("yes", str(tmp_path)) and pid != os.getpid()
+
+
+def crashes_after_using_the_channel(ctx: Any) -> None:
+    ctx.get_channel().set("before_exit", ctx.task_id)
+    os._exit(4)
+
+
+def test_a_spawned_child_talks_and_crashes_like_a_forked_one():
+    with workflow("spawned") as wf:
+        wf.add(TaskWrapper("spawned", crashes_after_using_the_channel, handler="spawning",
+                           inject_context=True))
+    engine = WorkflowEngine()
+    engine.register_handler("spawning", ProcessTaskHandler(start="spawn"))
+    context = ExecutionContext.create(wf.graph)
+    with pytest.raises(TaskError, match="exited with code 4 before it returned"):
+        engine.execute(context)
+    assert context.get_channel().get("before_exit") == "spawned"
