@@ -20,8 +20,11 @@ forwards them: ``docker run -i IMAGE python -m graflow_celery.handlers.process_c
 
 from __future__ import annotations
 
+import queue
 import subprocess
 import sys
+import threading
+import time
 from contextlib import AbstractContextManager, suppress
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from graflow_celery.core.context import ExecutionContext
 
 CHILD_MODULE = "graflow_celery.handlers.process_child"
+KILLED_GRACE = 5.0  # seconds to wait for a killed child's exit status before leaving it be
 STARTS = ("fork", "spawn")
 
 # What the child may ask of the run's channel (``Channel`` protocol) - locks are served apart.
@@ -184,15 +188,18 @@ class _Conversation:
                 raise WorkflowRuntimeError(f"the process of task {self.task.task_id!r} sent {kind!r}")
 
     def close(self, grace: float) -> None:
-        """Release what the child held and reap it: one that answered gets ``grace`` seconds to
-        exit on its own; one that did not (this thread was interrupted) is killed at once."""
+        """Release what the child held and end it: one that answered gets ``grace`` seconds to
+        exit on its own (the reaper waits, not the step); one that did not - this thread was
+        interrupted - is killed at once."""
         for lock in reversed(self.locks):  # a child that died holding a channel lock
             lock.__exit__(None, None, None)
         self.locks.clear()
         self.child.close()
-        if self.child.wait(grace if self.ended else 0) is None:
+        if self.child.wait(0) is not None:
+            return
+        if not self.ended:
             self.child.kill()
-            self.child.wait(grace)
+        _reaper.reap(self.child, grace)
 
     # --- the conversation ----------------------------------------------------------------------------
 
@@ -262,3 +269,34 @@ class _Conversation:
 
 
 _METHOD = "graflow_celery:method"  # what the child is told when the attribute it asked for is a method
+
+
+def _end(child: Child, grace: float) -> None:
+    if child.wait(grace) is None:
+        child.kill()
+        child.wait(KILLED_GRACE)
+
+
+class _Reaper:
+    """Waits for children that have answered to exit (their ``atexit`` hooks run), killing any
+    that takes longer than its grace - on a thread of its own, started on first use."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Child, float]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def reap(self, child: Child, grace: float) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, daemon=True, name="graflow-reaper")
+                self._thread.start()
+        self._queue.put((child, time.monotonic() + grace))
+
+    def _run(self) -> None:
+        while True:
+            child, deadline = self._queue.get()
+            _end(child, max(0.0, deadline - time.monotonic()))
+
+
+_reaper = _Reaper()
