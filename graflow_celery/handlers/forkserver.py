@@ -97,15 +97,18 @@ class ForkServer:
         ours, theirs = socket.socketpair()
         request_id = next(self._ids)
         request = {"env": child_environment(), "cwd": os.getcwd(), "path": list(sys.path)}
+        stderr = _stderr()  # the child's stderr is this process's now, as a spawned child's would be
         try:
             with self._send_lock:
-                socket.send_fds(self._control, [pickle.dumps((request_id, request))], [theirs.fileno()])
+                message = pickle.dumps((request_id, request))
+                socket.send_fds(self._control, [message], [theirs.fileno(), stderr])
         except OSError as exc:
             ours.close()
             self.alive = False
             raise ConfigurationError(f"the fork server of task processes has gone: {exc}") from exc
         finally:
             theirs.close()
+            os.close(stderr)
         with self._changed:
             self._changed.wait_for(lambda: request_id in self._forked or not self.alive)
             if request_id not in self._forked:
@@ -136,6 +139,14 @@ class ForkServer:
                 else:
                     self._exited[message[1]] = message[2]
                 self._changed.notify_all()
+
+
+def _stderr() -> int:
+    """A descriptor of this process's stderr (of /dev/null if it has none), to pass on."""
+    try:
+        return os.dup(2)
+    except OSError:
+        return os.open(os.devnull, os.O_WRONLY)
 
 
 _servers: dict[tuple[int, str], ForkServer] = {}

@@ -34,7 +34,7 @@ def main() -> int:
     while True:
         for key, _ in selector.select():
             if key.fileobj is control:
-                data, fds, _, _ = socket.recv_fds(control, 1 << 20, 1)
+                data, fds, _, _ = socket.recv_fds(control, 1 << 20, 2)
                 if not data:
                     return 0
                 request_id, request = pickle.loads(data)
@@ -42,8 +42,9 @@ def main() -> int:
                 if pid == 0:
                     for fd in (control.fileno(), wake_read, wake_write):
                         os.close(fd)
-                    _child(fds[0], request)
-                os.close(fds[0])
+                    _child(fds[0], fds[1], request)
+                for fd in fds:
+                    os.close(fd)
                 control.send(pickle.dumps(("forked", request_id, pid)))
             else:
                 os.read(wake_read, 4096)
@@ -61,7 +62,7 @@ def _reap(control: socket.socket) -> None:
         control.send(pickle.dumps(("exited", pid, os.waitstatus_to_exitcode(status))))
 
 
-def _child(conversation: int, request: dict[str, Any]) -> None:
+def _child(conversation: int, stderr: int, request: dict[str, Any]) -> None:
     """In the forked child: become what a spawned child is, run the task, exit. Never returns."""
     code = 1
     try:
@@ -70,6 +71,8 @@ def _child(conversation: int, request: dict[str, Any]) -> None:
         os.setsid()  # like a spawned child: signals to the parent's process group do not reach it
         os.dup2(conversation, 0)
         os.dup2(conversation, 1)
+        os.dup2(stderr, 2)  # the requester's stderr of the moment
+        os.close(stderr)
         os.close(conversation)
         os.chdir(request["cwd"])
         os.environ.clear()
