@@ -39,6 +39,7 @@ from graflow_celery.errors import (
 )
 from graflow_celery.handlers import base as handlers
 from graflow_celery.handlers.base import TaskCall, TaskHandler
+from graflow_celery.handlers.direct import DirectTaskHandler
 from graflow_celery.redact import describe, exception_message
 
 if TYPE_CHECKING:
@@ -264,14 +265,16 @@ class WorkflowEngine:
                                        "message": handlers.unknown(task.task_id, task.handler_type)})
         # Reading arguments and handing off talk to the backend: their failures are not the task's.
         args, kwargs = self._arguments(context, step, task, tctx)
-        call = TaskCall(task, args, kwargs, step, tctx)
-        if handler.hand_off(call, context):  # complete_handoff() finishes the step
-            return None
+        call = None
+        if type(handler) is not DirectTaskHandler:  # the default just calls the function: build nothing
+            call = TaskCall(task, args, kwargs, step, tctx)
+            if handler.hand_off(call, context):  # complete_handoff() finishes the step
+                return None
         if events.active():
             events.emit("step_started", StepInfo(RunInfo(context.run_id, context.name), step))
         token = current_graph.set(None)  # tasks made at run time belong to the run, not a definition
         try:
-            value = handlers.execute(handler, call, context)
+            value = task.func(*args, **kwargs) if call is None else handlers.execute(handler, call, context)
             result = context.serializer.dumps(value)
             iteration = (context.serializer.dumps(tctx.requests.iteration) if tctx.requests.iterate
                          else None)
