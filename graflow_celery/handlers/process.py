@@ -264,11 +264,8 @@ class _Conversation:
             attr = getattr(self.context, name)
             if target == "run_call":
                 return attr(*args, **kwargs)
-            return _METHOD if callable(attr) else attr
+            return wire.METHOD if callable(attr) else attr
         raise WorkflowRuntimeError(f"the process of task {self.task.task_id!r} asked for {target}.{name}")
-
-
-_METHOD = "graflow_celery:method"  # what the child is told when the attribute it asked for is a method
 
 
 def _end(child: Child, grace: float) -> None:

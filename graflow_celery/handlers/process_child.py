@@ -161,12 +161,9 @@ class ChildRun:
         if name.startswith("_"):
             raise AttributeError(name)
         value = self._link.call("run", name)
-        if value == _METHOD:
+        if value == wire.METHOD:
             return lambda *args, **kwargs: self._link.call("run_call", name, *args, **kwargs)
         return value
-
-
-_METHOD = "graflow_celery:method"  # process._METHOD: the attribute asked for is a method
 
 
 def main() -> int:

@@ -26,6 +26,7 @@ from graflow_celery.errors import RemoteError
 from graflow_celery.redact import exception_message, exception_traceback
 
 _HEADER = struct.Struct(">Q")
+METHOD = "graflow_celery:method"  # the answer to a child asking for an attribute that is a method
 
 
 # --- frames ------------------------------------------------------------------------------------------------
