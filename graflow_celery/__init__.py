@@ -146,3 +146,25 @@ __all__ += [
     "create_execution_context", "current_workflow_context",
 ]
 # --- end of graflow's names -----------------------------------------------------------------------
+
+# Task handlers (@task(handler=...)): how a task's body runs. Kept in one block, apart from the
+# names above, so that this part of the API reads (and merges) as one piece.
+from graflow_celery.handlers import (  # noqa: E402
+    CeleryTaskHandler,
+    DirectTaskHandler,
+    ProcessTaskHandler,
+    TaskCall,
+    TaskHandler,
+    TaskProcessCrashed,
+    register_handler,
+)
+
+__all__ += [
+    "CeleryTaskHandler",
+    "DirectTaskHandler",
+    "ProcessTaskHandler",
+    "TaskCall",
+    "TaskHandler",
+    "TaskProcessCrashed",
+    "register_handler",
+]

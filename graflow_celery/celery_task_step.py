@@ -1,7 +1,7 @@
-"""An existing Celery task as a workflow step: ``from_celery(my_task)``.
-
-On the Celery backend it is sent under its own name with its own options, and the callbacks in
-``handoff.py`` finish the step; on the memory backend it runs in-process like any task.
+"""An existing Celery task as a workflow step: ``from_celery(my_task)``, a task whose handler is
+``celery`` (``handlers/celery_task.py``): on the Celery backend it is sent under its own name with
+its own options, and the callbacks in ``backends/celery/handoff.py`` finish the step; on the memory
+backend it runs in-process like any task.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from typing import Any
 from celery import Task
 
 from graflow_celery.core.task import TaskWrapper
+from graflow_celery.core.task_options import TaskOptions
+from graflow_celery.handlers.celery_task import CeleryTaskHandler
 
 
 class CeleryTaskStep(TaskWrapper):
@@ -21,13 +23,10 @@ class CeleryTaskStep(TaskWrapper):
                  options: dict[str, Any] | None = None, bound_kwargs: dict[str, Any] | None = None,
                  register: bool = True) -> None:
         super().__init__(task_id or celery_task.name.rsplit(".", 1)[-1], celery_task.run,
-                         bound_kwargs=bound_kwargs, register=register)
+                         bound_kwargs=bound_kwargs, register=register,
+                         task_options=TaskOptions(handler=CeleryTaskHandler.NAME))
         self.celery_task = celery_task
         self.celery_options = dict(options or {})
-
-    @property
-    def handoff(self) -> str:
-        return str(self.celery_task.name)
 
     def with_id(self, task_id: str, **bound_kwargs: Any) -> CeleryTaskStep:
         return CeleryTaskStep(self.celery_task, task_id, options=self.celery_options,

@@ -6,6 +6,7 @@ Errors that wrap a failure of user code keep the original exception as ``__cause
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 
 
@@ -141,6 +142,33 @@ class RemoteError(Exception):
         self.error_type = error_type
         self.message = message
         self.traceback_text = traceback_text
+
+
+class TaskProcessCrashed(RuntimeError):
+    """The process a task ran in (``handler="process"``) ended before it returned: killed by a
+    signal, ``os._exit``, a crash in a C extension. Like any exception of the task, and unlike a
+    ``GraflowError``, it is retried; after the last attempt the run fails with ``TaskError``."""
+
+    def __init__(self, task_id: str, pid: int, returncode: int | None) -> None:
+        super().__init__(f"the process of task {task_id!r} (pid {pid}) {exit_reason(returncode)} before "
+                         "it returned")
+        self.task_id = task_id
+        self.pid = pid
+        self.returncode = returncode
+
+
+def exit_reason(returncode: int | None) -> str:
+    """``was killed by SIGKILL`` or ``exited with code 3``, from a ``Popen.returncode`` (None:
+    unknown)."""
+    if returncode is None:
+        return "ended (how is unknown)"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"was killed by {name}"
+    return f"exited with code {returncode}"
 
 
 class CycleLimitExceededError(WorkflowRuntimeError):

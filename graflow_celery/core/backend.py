@@ -110,6 +110,7 @@ class Dispatcher(Protocol):
 
     def hand_off(self, context: ExecutionContext, step: Step, task: Any, args: list[Any],
                  kwargs: dict[str, Any]) -> bool:
-        """Give a ``handoff`` task to the system that owns it; its completion arrives later through
-        ``WorkflowEngine.complete_handoff``. False: run it here like any task."""
+        """Give a task to the system that owns it (the ``celery`` handler's ``from_celery`` steps);
+        its completion arrives later through ``WorkflowEngine.complete_handoff``. False: this
+        backend hands nothing off - run it here like any task."""
         ...

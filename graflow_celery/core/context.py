@@ -17,6 +17,7 @@ from graflow_celery.core.steps import NewStep
 from graflow_celery.core.task import Task
 from graflow_celery.core.task_context import TaskExecutionContext as TaskExecutionContext  # graflow's path
 from graflow_celery.errors import ConfigurationError, GraflowError, WorkflowTimeoutError
+from graflow_celery.handlers import base as handlers
 from graflow_celery.redact import describe
 from graflow_celery.serialization import Serializer
 
@@ -190,6 +191,11 @@ class ExecutionContext(GraflowContextMixin):
     def get_result(self, task_id: str, default: Any = None) -> Any:
         raw = self.store.result(task_id)
         return default if raw is None else self.serializer.loads(raw)
+
+    def set_result(self, task_id: str, result: Any) -> None:
+        """graflow's, for a ``TaskHandler`` setting the result of the task it runs (outside a
+        handler, a task's result is what it returns: ``WorkflowRuntimeError``)."""
+        handlers.set_result(task_id, result)
 
     def results(self) -> dict[str, Any]:
         return {k: self.serializer.loads(v) for k, v in self.store.results().items()}

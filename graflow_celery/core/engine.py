@@ -37,6 +37,9 @@ from graflow_celery.errors import (
     SerializationError,
     WorkflowCancelledError,
 )
+from graflow_celery.handlers import base as handlers
+from graflow_celery.handlers.base import TaskCall, TaskHandler
+from graflow_celery.handlers.direct import DirectTaskHandler
 from graflow_celery.redact import describe, exception_message
 
 if TYPE_CHECKING:
@@ -75,6 +78,20 @@ class RetryRequest:
 
 
 class WorkflowEngine:
+    def __init__(self) -> None:
+        self._handlers: dict[str, TaskHandler] = {}
+
+    def register_handler(self, handler_type: str, handler: TaskHandler) -> None:
+        """Run this engine's tasks tagged ``handler=handler_type`` with ``handler`` (graflow's).
+        A Celery worker runs steps with its own engine: there, use ``graflow_celery.
+        register_handler``, which every engine of the process falls back on."""
+        checked = handlers.checked(handler_type, handler)
+        self._handlers[handler_type] = checked
+
+    def handler(self, name: str) -> TaskHandler | None:
+        """The handler this engine runs tasks tagged ``handler=name`` with, if it knows one."""
+        return self._handlers.get(name) or handlers.registered_handler(name)
+
     def execute(self, context: ExecutionContext, start_task_id: str | None = None) -> Any:
         """Run the workflow from ``start_task_id`` (or its only root) and return the last result.
 
@@ -242,15 +259,22 @@ class WorkflowEngine:
     ) -> Transition | RetryRequest | Interrupted | None:
         max_cycles = task.max_cycles if task.max_cycles is not None else context.default_max_cycles
         tctx = TaskContext(context, step, max_cycles=max_cycles, max_retries=task.max_retries)
+        handler = self.handler(task.handler_type)
+        if handler is None:
+            return self._failed(step, {"kind": "config", "task_id": step.node,
+                                       "message": handlers.unknown(task.task_id, task.handler_type)})
         # Reading arguments and handing off talk to the backend: their failures are not the task's.
         args, kwargs = self._arguments(context, step, task, tctx)
-        if task.handoff is not None and context.dispatcher.hand_off(context, step, task, args, kwargs):
-            return None
+        call = None
+        if type(handler) is not DirectTaskHandler:  # the default just calls the function: build nothing
+            call = TaskCall(task, args, kwargs, step, tctx)
+            if handler.hand_off(call, context):  # complete_handoff() finishes the step
+                return None
         if events.active():
             events.emit("step_started", StepInfo(RunInfo(context.run_id, context.name), step))
         token = current_graph.set(None)  # tasks made at run time belong to the run, not a definition
         try:
-            value = task.func(*args, **kwargs)
+            value = task.func(*args, **kwargs) if call is None else handlers.execute(handler, call, context)
             result = context.serializer.dumps(value)
             iteration = (context.serializer.dumps(tctx.requests.iteration)
                          if tctx.requests.iteration is not None else None)

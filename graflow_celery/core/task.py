@@ -79,9 +79,10 @@ class TaskWrapper(Executable):
         return self._id
 
     @property
-    def handoff(self) -> str | None:
-        """The name under which another system runs this task (``from_celery``), or None."""
-        return None
+    def handler_type(self) -> str:
+        """The name of the ``TaskHandler`` that runs the body (``@task(handler=...)``; graflow's
+        attribute)."""
+        return self.task_options.handler or "direct"
 
     @property
     def max_retries(self) -> int:
@@ -195,7 +196,8 @@ def task(
 ) -> TaskWrapper | Callable[[Callable[..., Any]], TaskWrapper]:
     """``@task``, ``@task("id")`` or ``@task(id=..., inject_context=True, max_retries=3, ...)``.
     Message options - ``queue``, ``priority``, ``time_limit``, ``soft_time_limit``, ``expires``,
-    ``countdown`` - are described in ``core/task_options.py``."""
+    ``countdown`` - and ``handler`` (the ``TaskHandler`` that runs the body) are described in
+    ``core/task_options.py``."""
 
     def decorate(func: Callable[..., Any]) -> TaskWrapper:
         task_id = id or (id_or_func if isinstance(id_or_func, str) else None) or func.__name__

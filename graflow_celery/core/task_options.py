@@ -1,11 +1,15 @@
-"""How a task's steps are sent: one value, read by the decorator, the graph codec and the
-dispatcher (a new option touches this file only).
+"""How a task's steps are sent and run: one value, read by the decorator, the graph codec, the
+dispatcher and the engine (a new option touches this file only).
 
 ``@task(queue="gpu", priority=5, time_limit=60, soft_time_limit=50, countdown=2)``. On Celery each
 becomes the step message's option of the same name; in process they are accepted and have no
 effect. (Celery's ``expires`` is not offered: a broker drops an expired message silently, which
 would leave the run waiting for its step; failing the step instead needs the time the step was
 made ready, kept in the run's state - not yet done.)
+
+``@task(handler="process")`` names the ``TaskHandler`` that runs the task's body (``handlers/``;
+graflow's option). It is stored with the graph, so a Celery worker looks the same name up in its
+own process; it is not a message option.
 """
 
 from __future__ import annotations
@@ -23,10 +27,14 @@ class TaskOptions:
     time_limit: float | None = None  # seconds; the worker kills the task after it
     soft_time_limit: float | None = None  # seconds; SoftTimeLimitExceeded is raised in the task
     countdown: float | None = None  # seconds to wait before the step runs
+    handler: str | None = None  # the TaskHandler that runs the body; None: "direct"
 
     def __post_init__(self) -> None:
         if self.queue is not None and (not isinstance(self.queue, str) or not self.queue):
             raise GraphDefinitionError(f"queue must be a non-empty string, got {self.queue!r}")
+        if self.handler is not None and (not isinstance(self.handler, str) or not self.handler):
+            raise GraphDefinitionError(f"handler must be the non-empty name of a registered TaskHandler, "
+                                       f"got {self.handler!r}")
         priority = self.priority
         if priority is not None and (not _is_number(priority) or not isinstance(priority, int)
                                      or not 0 <= priority <= 255):
@@ -59,7 +67,7 @@ class TaskOptions:
 
     def message_options(self) -> dict[str, Any]:
         """Celery ``apply_async`` options of a step message (the queue is routed separately)."""
-        return {k: v for k, v in self.to_dict().items() if k != "queue"}
+        return {k: v for k, v in self.to_dict().items() if k not in ("queue", "handler")}
 
 
 def _is_number(value: object) -> bool:
