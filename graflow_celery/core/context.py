@@ -85,15 +85,17 @@ class ExecutionContext:
         max_workers: int = 4,
         serializer: Serializer | None = None,
         run_id: str | None = None,
+        portable: bool = False,
     ) -> ExecutionContext:
-        """A new run of ``graph`` on a registered backend (the seed's low-level form)."""
+        """A new run of ``graph`` on a registered backend (the seed's low-level form).
+        ``portable``: on the memory backend, values pass ``serializer`` as they would to Celery."""
         factory = _run_factories.get(channel_backend)
         if factory is None:
             raise ConfigurationError(
                 f"unknown channel_backend {channel_backend!r}; known: {sorted(_run_factories)}"
             )
         return factory(graph, start_node, limits=RunLimits(max_steps, max_cycles), run_id=run_id,
-                       max_workers=max_workers, serializer=serializer, name=name)
+                       max_workers=max_workers, serializer=serializer, name=name, portable=portable)
 
     @staticmethod
     def new_run_id() -> str:

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from graflow_celery.channels.base import Channel, ChannelEntry
+from graflow_celery.core.composition import Executable
 from graflow_celery.core.engine import all_nodes
 from graflow_celery.core.errors_record import short_message, storable
 from graflow_celery.core.graph import TaskGraph
@@ -39,8 +40,11 @@ class MemoryRunStore:
                  lock: threading.RLock | None = None) -> None:
         self.run_id = run_id
         self._graph = graph  # the run's own copy: nodes added at run time go here
-        self._serializer = serializer  # checks bound arguments of nodes added at run time
+        # Portable mode: bound arguments of nodes added at run time pass it, as on Redis. In
+        # process (None) the nodes are kept as the task made them.
+        self._serializer = serializer
         self._s = RunState()
+        self._waiting: dict[str, int] = {}  # group step id -> branches its barrier still waits for
         # Transient, not part of a checkpoint: what an earlier delivery may not have sent yet.
         self._handoffs: dict[str, str] = {}  # step id -> token of its hand-off
         self._outbox: dict[str, list[Step]] = {}
@@ -66,6 +70,7 @@ class MemoryRunStore:
         step = Step("1", first.node)
         with self._lock:
             self._s = new_run_state(step)
+            self._waiting = {}
         return step
 
     def begin(self, step: Step) -> StepStart:
@@ -78,11 +83,9 @@ class MemoryRunStore:
     def apply(self, t: Transition) -> Applied:
         s = self._s
         step = t.step
-        if self._serializer is not None:  # as the Redis store, which must encode them
-            for executable in t.new_nodes:
-                for node, _ in all_nodes(executable):
-                    if isinstance(node, TaskWrapper) and node.bound_kwargs:
-                        node.dump_bound(self._serializer)
+        added = [pair for executable in t.new_nodes for pair in all_nodes(executable)]
+        if self._serializer is not None and added:  # as the Redis store, which must encode them
+            added = [(round_tripped(node, self._serializer), owner) for node, owner in added]
         with self._lock:
             if step.id in s.applied:
                 return Applied(False, list(self._outbox.get(step.id, [])))
@@ -94,19 +97,18 @@ class MemoryRunStore:
             self._retries.pop(step.id, None)
             scope = s.scopes[step.scope]
             if t.kind == "completed":
-                s.results[step.node] = t.result or b"null"
+                s.results[step.node] = t.result if t.result is not None else b"null"
                 s.last_result = t.result
                 scope.last_result = t.result
             elif t.kind == "failed" and t.error is not None and scope.error is None:
                 scope.error = short_message(t.error)
                 scope.error_step = step
-            for executable in t.new_nodes:
-                for node, owner in all_nodes(executable):
-                    if node.task_id in self._graph:  # an id already in the run: the first one stays
-                        continue
-                    self._graph.add_node(node)
-                    if owner is not None:
-                        self._graph.set_owner(node.task_id, owner)
+            for node, owner in added:
+                if node.task_id in self._graph:  # an id already in the run: the first one stays
+                    continue
+                self._graph.add_node(node)
+                if owner is not None:
+                    self._graph.set_owner(node.task_id, owner)
             if t.run_end is not None and s.status == "running":
                 self._finish("completed" if t.run_end == "terminated" else t.run_end,
                              None if t.run_end == "terminated" else t.error)
@@ -131,6 +133,7 @@ class MemoryRunStore:
                 scope.inflight += len(ready) - (0 if t.launch else 1)
                 if t.launch:
                     s.barriers[step.id] = BarrierState(step.node, step.scope, [None] * len(t.launch))
+                    self._waiting[step.id] = len(t.launch)
                     for i, entry in enumerate(t.launch):
                         branch = f"{step.id}/{i}"
                         s.scopes[branch] = ScopeState(inflight=1)
@@ -157,14 +160,16 @@ class MemoryRunStore:
         barrier.outcomes[int(index)] = BranchOutcome(scope.error is None, scope.error, scope.last_result,
                                                      scope.error_step)
         del s.scopes[scope_id]
-        if barrier.done < len(barrier.outcomes):
+        self._waiting[group_step] -= 1  # a counter: BarrierState.done counts, O(width) per branch
+        if self._waiting[group_step] > 0:
             return None
+        del self._waiting[group_step]
         return self._alloc(NewStep(barrier.node, phase="judge"), barrier.scope, barrier=group_step)
 
     def snapshot(self, channel: Channel | None = None) -> tuple[RunState, dict[str, ChannelEntry]]:
         with self._lock:
             error = self._s.error  # may hold the task's exception object: plain data only
-            state = copy.deepcopy(dataclasses.replace(self._s, error=None))
+            state = copied(dataclasses.replace(self._s, error=None))
             state.error = storable(error) if error is not None else None
             return state, (channel.export() if channel is not None else {})
 
@@ -174,7 +179,9 @@ class MemoryRunStore:
         with self._lock:
             if expected_status is not None and self._s.status != expected_status:
                 raise ConfigurationError(f"run {self.run_id} is {self._s.status}, not {expected_status}")
-            self._s = copy.deepcopy(state)
+            self._s = copied(state)
+            self._waiting = {gid: b.outcomes.count(None) for gid, b in self._s.barriers.items()
+                             if None in b.outcomes}
             self._outbox.clear()
             self._retries.clear()
             self._handoffs.clear()
@@ -256,3 +263,30 @@ class MemoryRunStore:
 
     def wait(self, timeout: float | None) -> bool:
         return self._finished.wait(timeout)
+
+
+def copied(state: RunState) -> RunState:
+    """A copy of a run's state whose containers can change apart from the original. Values -
+    results, iteration data - are shared, not copied: in process they are the tasks' own
+    objects, which may be large, or not copyable at all (a lock, a generator)."""
+    return dataclasses.replace(
+        state,
+        error=copy.deepcopy(state.error),
+        applied=set(state.applied),
+        frontier=dict(state.frontier),
+        results=dict(state.results),
+        tokens={node: dict(edges) for node, edges in state.tokens.items()},
+        scopes={sid: dataclasses.replace(scope) for sid, scope in state.scopes.items()},
+        barriers={gid: dataclasses.replace(b, outcomes=list(b.outcomes))
+                  for gid, b in state.barriers.items()},
+    )
+
+
+def round_tripped(node: Executable, serializer: Serializer) -> Executable:
+    """A task added at run time as a worker would see it: its bound arguments written by the
+    serializer and read back (``BoundArgumentError`` names one that cannot be written)."""
+    if not isinstance(node, TaskWrapper) or not node.bound_kwargs:
+        return node
+    clone = copy.copy(node)
+    clone.bound_kwargs = serializer.loads(node.dump_bound(serializer))
+    return clone
