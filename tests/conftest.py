@@ -223,3 +223,9 @@ def runner_for(request: pytest.FixtureRequest, name: str) -> Runner:
 @pytest.fixture(params=BACKENDS)
 def runner(request: pytest.FixtureRequest) -> Runner:
     return runner_for(request, request.param)
+
+
+@pytest.fixture(params=BACKENDS)
+def resumer(request: pytest.FixtureRequest) -> Runner:
+    """The backend a checkpoint is resumed on (the ``runner`` took it)."""
+    return runner_for(request, request.param)

@@ -52,3 +52,17 @@ def test_shutdown_timeout_bounds_the_wait_for_a_task_that_does_not_stop(tmp_path
     assert info.value.reason == "SIGINT"
     [step] = Checkpoint.load(info.value.checkpoint_path).state.frontier.values()
     assert step.node == "sleepy"  # it had not finished: a resumed run runs it again
+
+
+def test_portable_with_a_backend_object_that_is_not_portable_is_refused():
+    from graflow_celery import ConfigurationError
+
+    with workflow("portable_object") as wf:
+        wf.add(TaskWrapper("one", _one))
+    with pytest.raises(ConfigurationError, match="give the backend portable=True"):
+        wf.execute(backend=MemoryBackend(), portable=True)
+    assert wf.execute(backend=MemoryBackend(portable=True), portable=True) == 1
+
+
+def _one() -> int:
+    return 1
