@@ -34,6 +34,8 @@ from graflow_celery.core.task import TaskWrapper
 from graflow_celery.errors import ConfigurationError
 from graflow_celery.serialization import Serializer
 
+_NO_LEASE: AbstractContextManager[None] = nullcontext()  # reusable, and shared by every step
+
 
 class MemoryRunStore:
     def __init__(self, run_id: str, graph: TaskGraph, serializer: Serializer | None = None,
@@ -75,26 +77,31 @@ class MemoryRunStore:
 
     def begin(self, step: Step) -> StepStart:
         s = self._s
+        step_id = step.id
         with self._lock:
-            outbox = self._outbox.get(step.id)
-            return StepStart(s.status, step.id in s.applied, list(outbox) if outbox else None,
-                             s.frontier.get(step.id), self._retries.get(step.id), self._handoffs.get(step.id))
+            outbox = self._outbox.get(step_id)
+            return StepStart(s.status, step_id in s.applied, list(outbox) if outbox else None,
+                             s.frontier.get(step_id), self._retries.get(step_id) if self._retries else None,
+                             self._handoffs.get(step_id) if self._handoffs else None)
 
     def apply(self, t: Transition) -> Applied:
         s = self._s
         step = t.step
-        added = [pair for executable in t.new_nodes for pair in all_nodes(executable)]
+        added = [pair for executable in t.new_nodes for pair in all_nodes(executable)] if t.new_nodes else ()
         if self._serializer is not None and added:  # as the Redis store, which must encode them
             added = [(round_tripped(node, self._serializer), owner) for node, owner in added]
+        step_id = step.id
         with self._lock:
-            if step.id in s.applied:
-                return Applied(False, list(self._outbox.get(step.id, [])))
-            if step.id not in s.frontier or s.status != "running":
+            if step_id in s.applied:
+                return Applied(False, list(self._outbox.get(step_id, [])))
+            if step_id not in s.frontier or s.status != "running":
                 return Applied(False, [])  # not a step of this run, or a straggler after its end
-            s.applied.add(step.id)
-            del s.frontier[step.id]
-            self._handoffs.pop(step.id, None)
-            self._retries.pop(step.id, None)
+            s.applied.add(step_id)
+            del s.frontier[step_id]
+            if self._handoffs:
+                self._handoffs.pop(step_id, None)
+            if self._retries:
+                self._retries.pop(step_id, None)
             scope = s.scopes[step.scope]
             if t.kind == "completed":
                 s.results[step.node] = t.result if t.result is not None else b"null"
@@ -116,7 +123,8 @@ class MemoryRunStore:
                     s.failed_step = step
             ready: list[Step] = []
             if s.status == "running":
-                ready += [self._alloc(n, step.scope) for n in t.enqueue]
+                if t.enqueue:
+                    ready = [self._alloc(n, step.scope) for n in t.enqueue]
                 for d in t.deliver:
                     tokens = s.tokens.setdefault(d.node, {})
                     tokens[d.src] = tokens.get(d.src, "") + ("0" if d.skip else "1")
@@ -142,8 +150,8 @@ class MemoryRunStore:
                 if judge is not None:
                     ready.append(judge)
             if ready:
-                self._outbox[step.id] = ready
-            return Applied(True, list(ready), None if s.status == "running" else s.status)
+                self._outbox[step_id] = ready  # never changed: the engine reads it, ack_outbox drops it
+            return Applied(True, ready, None if s.status == "running" else s.status)
 
     def _scope_finished(self, scope_id: str) -> Step | None:
         """If the scope has nothing in flight: finish the run, or report the branch to its barrier
@@ -191,8 +199,7 @@ class MemoryRunStore:
                 self._finished.clear()
 
     def ack_outbox(self, step_id: str, retry: bool = False) -> None:
-        with self._lock:
-            (self._retries if retry else self._outbox).pop(step_id, None)
+        (self._retries if retry else self._outbox).pop(step_id, None)  # one dict operation: atomic
 
     def retry(self, step: Step, delay: float) -> Step | None:
         s = self._s
@@ -205,7 +212,7 @@ class MemoryRunStore:
             return next_step
 
     def lease(self, step: Step) -> AbstractContextManager[None]:
-        return nullcontext()  # steps run in this process: if it dies, the whole run goes with it
+        return _NO_LEASE  # steps run in this process: if it dies, the whole run goes with it
 
     def hand_off(self, step_id: str, token: str) -> str:
         with self._lock:
