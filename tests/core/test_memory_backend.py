@@ -66,3 +66,23 @@ def test_portable_with_a_backend_object_that_is_not_portable_is_refused():
 
 def _one() -> int:
     return 1
+
+
+def named_thread(name: str = "") -> str:
+    time.sleep(0.02)  # long enough for the other members to be taken by other threads
+    return threading.current_thread().name
+
+
+def test_a_chain_stays_on_one_worker_thread_and_a_group_spreads_over_several():
+    from graflow_celery import chain, parallel
+
+    with workflow("one_thread_chain") as wf:
+        chain(*[TaskWrapper(f"c{i}", named_thread) for i in range(5)])
+    _, ctx = wf.execute("c0", max_workers=4, ret_context=True)
+    assert len({ctx.get_result(f"c{i}") for i in range(5)}) == 1  # the next step ran where it was made ready
+
+    with workflow("spread_group") as wf:
+        parallel(*[TaskWrapper(f"g{i}", named_thread) for i in range(8)], name="wide")
+    _, ctx = wf.execute(max_workers=4, ret_context=True)
+    threads = {ctx.get_result(f"g{i}") for i in range(8)}
+    assert 1 < len(threads) <= 4  # threads started for the queued members, up to max_workers

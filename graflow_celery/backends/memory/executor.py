@@ -25,7 +25,7 @@ from typing import Any
 from graflow_celery.core import events
 from graflow_celery.core.admission import Dropped
 from graflow_celery.core.context import ExecutionContext
-from graflow_celery.core.engine import Interrupted, RetryRequest, WorkflowEngine
+from graflow_celery.core.engine import Finished, Interrupted, RetryRequest, WorkflowEngine
 from graflow_celery.core.events import RunInfo
 from graflow_celery.core.steps import Step
 from graflow_celery.errors import ConfigurationError, WorkflowInterruptedError
@@ -150,9 +150,10 @@ class LocalExecutor:
 
     def _run_steps(self, engine: WorkflowEngine, context: ExecutionContext, held: list[Step]) -> None:
         store = context.store
-        while not self._stopping.is_set():
+        stopping = self._stopping.is_set
+        while True:
             step = held.pop() if held else self._queue.get()
-            if step is _STOP or self._stopping.is_set():
+            if step is _STOP or stopping():
                 return
             try:
                 outcome = engine.run_step(context, step)
@@ -166,7 +167,9 @@ class LocalExecutor:
                 if not isinstance(exc, Exception) and self.max_workers == 1:
                     raise  # KeyboardInterrupt and the like belong to the caller's thread
                 return
-            if isinstance(outcome, RetryRequest):
+            if isinstance(outcome, Finished):
+                pass
+            elif isinstance(outcome, RetryRequest):
                 self._schedule(outcome.step, outcome.delay)
                 store.ack_outbox(step.id, retry=True)
             elif isinstance(outcome, Interrupted):
@@ -189,8 +192,8 @@ class LocalExecutor:
 
     def _enqueue(self, step: Step) -> None:
         self._queue.put(step)
-        if len(self._threads) < self.max_workers:  # queued work: a thread for it, if one may start
-            self._spawn()
+        if self._running is not None and len(self._threads) < self.max_workers:
+            self._spawn()  # queued work: a thread for it, if one may start
 
     def _stop_all(self) -> None:
         for timer in self._timers:

@@ -76,13 +76,14 @@ class MemoryRunStore:
         return step
 
     def begin(self, step: Step) -> StepStart:
+        # No lock: each read is one dict operation, and in process only the thread that runs a
+        # step changes what the store holds for it (its frontier entry, outbox, retry).
         s = self._s
         step_id = step.id
-        with self._lock:
-            outbox = self._outbox.get(step_id)
-            return StepStart(s.status, step_id in s.applied, list(outbox) if outbox else None,
-                             s.frontier.get(step_id), self._retries.get(step_id) if self._retries else None,
-                             self._handoffs.get(step_id) if self._handoffs else None)
+        outbox = self._outbox.get(step_id)
+        return StepStart(s.status, step_id in s.applied, list(outbox) if outbox else None,
+                         s.frontier.get(step_id), self._retries.get(step_id) if self._retries else None,
+                         self._handoffs.get(step_id) if self._handoffs else None)
 
     def apply(self, t: Transition) -> Applied:
         s = self._s
@@ -146,9 +147,10 @@ class MemoryRunStore:
                         branch = f"{step.id}/{i}"
                         s.scopes[branch] = ScopeState(inflight=1)
                         ready.append(self._alloc(NewStep(entry), branch))
-                judge = self._scope_finished(step.scope)
-                if judge is not None:
-                    ready.append(judge)
+                if scope.inflight <= 0:
+                    judge = self._scope_finished(step.scope)
+                    if judge is not None:
+                        ready.append(judge)
             if ready:
                 self._outbox[step_id] = ready  # never changed: the engine reads it, ack_outbox drops it
             return Applied(True, ready, None if s.status == "running" else s.status)
