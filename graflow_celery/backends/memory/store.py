@@ -56,9 +56,10 @@ class MemoryRunStore:
         self._finished = threading.Event()
 
     def _alloc(self, new: NewStep, scope: str, barrier: str = "") -> Step:
-        self._s.seq += 1
-        step = Step(str(self._s.seq), new.node, scope, new.phase, new.cycle, new.data, barrier=barrier)
-        self._s.frontier[step.id] = step
+        s = self._s
+        s.seq += 1
+        step_id = str(s.seq)
+        s.frontier[step_id] = step = Step(step_id, new.node, scope, new.phase, new.cycle, new.data, 0, barrier)
         return step
 
     def _finish(self, status: RunStatus, error: dict[str, Any] | None) -> None:
