@@ -59,7 +59,8 @@ class MemoryRunStore:
         s = self._s
         s.seq += 1
         step_id = str(s.seq)
-        s.frontier[step_id] = step = Step(step_id, new.node, scope, new.phase, new.cycle, new.data, 0, barrier)
+        step = Step(step_id, new.node, scope, new.phase, new.cycle, new.data, 0, barrier)
+        s.frontier[step_id] = step
         return step
 
     def _finish(self, status: RunStatus, error: dict[str, Any] | None) -> None:
