@@ -1,6 +1,7 @@
 """Local-engine benchmark: graflow_celery's in-process engine against the public ``graflow`` package.
 
-What is measured, in one process, for two workflows of trivial tasks (each returns a small int):
+What is measured, in one process, for two workflows of trivial tasks (each returns a Python
+object that JSON cannot carry; in process both engines pass it on as it is):
 
 * chain:    ``t0 >> t1 >> ... >> t{N-1}``                      (N tasks)
 * parallel: ``start >> (m0 | m1 | ... | m{N-1}) >> end``       (N + 2 tasks)
@@ -47,10 +48,17 @@ GRAFLOW = "graflow (defaults)"
 _calls: list[None] = []  # list.append is atomic under the GIL, so worker threads may share it
 
 
-def trivial() -> int:
-    """The body of every task: note the call and return a small int."""
+class Payload:
+    """A plain object: no JSON, no pickle needed in process."""
+
+
+PAYLOAD = Payload()
+
+
+def trivial() -> Payload:
+    """The body of every task: note the call and return a Python object."""
     _calls.append(None)
-    return 1
+    return PAYLOAD
 
 
 @dataclass

@@ -26,10 +26,12 @@ class CheckpointManager:
     @classmethod
     def resume_from_checkpoint(
         cls, checkpoint: str | os.PathLike[str] | Checkpoint, *, max_workers: int = 4,
-        serializer: Serializer | None = None,
+        serializer: Serializer | None = None, portable: bool = False,
     ) -> tuple[ExecutionContext, CheckpointMetadata]:
         """A context that goes on from the checkpoint in this process: ``WorkflowEngine().execute(
-        context)`` finishes the run. A failed run's failed steps run again with fresh retries."""
+        context)`` finishes the run. A failed run's failed steps run again with fresh retries.
+        Values pickled by an in-process checkpoint are loaded: resume only checkpoints you trust,
+        as with any pickle. ``portable``: as for ``wf.execute``."""
         loaded = checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint.load(checkpoint)
-        context = MemoryBackend(max_workers, serializer).restore(loaded)
+        context = MemoryBackend(max_workers, serializer, portable=portable).restore(loaded)
         return context, loaded.metadata

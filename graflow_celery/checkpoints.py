@@ -4,7 +4,9 @@ A checkpoint holds the graph (functions by import path, tasks added at run time 
 run's state (``core.run_state.RunState``: results, frontier, join tokens, barriers, scopes,
 attempts, cycles), the channel with each key's remaining lifetime, the run's limits and the
 user's metadata. Values stay in the run's serializer: with tagged JSON (the default) they are
-embedded as JSON a person can read; with signed pickle, as base64 of the signed bytes.
+embedded as JSON a person can read; with signed pickle, as base64 of the signed bytes. An
+in-process run's Python objects are written as JSON, or pickled where JSON cannot carry them
+(``checkpoint_values.py``: ``"values": "json+pickle"``, which only a trusting process loads).
 
 A checkpoint taken on one backend resumes on the other. Loading checks the whole document before
 anything is written, so a damaged or foreign file is a ``CheckpointError``, never half a run.
@@ -18,18 +20,19 @@ import json
 import os
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graflow_celery.channels.base import ChannelEntry
+from graflow_celery.checkpoint_values import JSON_OR_PICKLE, reader, recode, recode_graph
 from graflow_celery.core.context import RunLimits
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.run_state import BarrierState, RunState, ScopeState
 from graflow_celery.core.steps import BranchOutcome, Step
 from graflow_celery.errors import CheckpointError, GraflowError
 from graflow_celery.graph_codec import GraphCodec
-from graflow_celery.serialization import SignedPickleSerializer
+from graflow_celery.serialization import InProcessValues, SignedPickleSerializer
 
 if TYPE_CHECKING:
     from graflow_celery.core.context import ExecutionContext
@@ -66,7 +69,7 @@ class Checkpoint:
     metadata: CheckpointMetadata
     name: str  # the workflow's name
     limits: RunLimits
-    values: str  # the name of the serializer the values are in ("json" or "signed-pickle")
+    values: str  # the serializer the values are in: "json", "signed-pickle", or "json+pickle"
     graph: dict[str, Any]  # graph_codec's form: name, nodes, edges, owners
     state: RunState
     channel: dict[str, ChannelEntry]
@@ -127,7 +130,7 @@ class Checkpoint:
                              for gid, b in s.barriers.items()},
             },
             "channel": {key: {"ttl": e.ttl, **({"items": [v.out(i) for i in e.value]}
-                                                if isinstance(e.value, list) else {"value": v.out(e.value)})}
+                                                if e.items else {"value": v.out(e.value)})}
                         for key, e in self.channel.items()},
         }
 
@@ -169,7 +172,8 @@ class Checkpoint:
             raise ValueError(f"unknown run status {state.status!r}")
         channel = {str(key): ChannelEntry(
             [v.into(i) for i in e["items"]] if "items" in e else v.into(e["value"]),
-            None if e["ttl"] is None else float(e["ttl"])) for key, e in d["channel"].items()}
+            None if e["ttl"] is None else float(e["ttl"]), items="items" in e)
+            for key, e in d["channel"].items()}
         workflow = d["workflow"]
         graph = d["graph"]
         if not isinstance(graph.get("nodes"), dict) or not isinstance(graph.get("edges"), list):
@@ -182,15 +186,23 @@ class Checkpoint:
 
     def decode_graph(self, serializer: Serializer) -> TaskGraph:
         """The graph with its functions imported (or unpickled, with the key), before any run is
-        written: a module a process lacks is an error here."""
-        if serializer.name != self.values:
-            raise CheckpointError(f"the checkpoint's values are {self.values!r} but this process uses the "
-                                  f"{serializer.name!r} serializer (check the pickle key)")
-        pickler = serializer if isinstance(serializer, SignedPickleSerializer) else None
+        written: a module a process lacks is an error here. ``serializer`` is the new run's."""
+        values = reader(self.values, serializer)
+        wire = serializer.wire if isinstance(serializer, InProcessValues) else serializer
+        pickler = wire if isinstance(wire, SignedPickleSerializer) else None
         try:
-            return GraphCodec(pickler, serializer).decode(json.dumps(self.graph))[1]
+            return GraphCodec(pickler, values).decode(json.dumps(self.graph))[1]
         except Exception as exc:
             raise CheckpointError(f"cannot rebuild the checkpoint's graph: {exc}") from exc
+
+    def recoded(self, serializer: Serializer) -> Checkpoint:
+        """This checkpoint with its values as ``serializer`` writes them - for a store of bytes (a
+        Celery app's); ``CheckpointError`` if one cannot be moved (pickled in process, say)."""
+        if self.values == serializer.name:
+            return self
+        state, channel = recode(self.state, self.channel, self.values, serializer)
+        return replace(self, values=serializer.name, state=state, channel=channel,
+                       graph=recode_graph(self.graph, self.values, serializer))
 
 
 def save(checkpoint: Checkpoint, path: str | None) -> tuple[str, CheckpointMetadata]:
@@ -202,14 +214,15 @@ def save(checkpoint: Checkpoint, path: str | None) -> tuple[str, CheckpointMetad
 
 def take(context: ExecutionContext, graph: dict[str, Any], state: RunState,
          channel: dict[str, ChannelEntry], *, metadata: dict[str, Any] | None = None,
-         backend: str) -> Checkpoint:
+         backend: str, values: str | None = None) -> Checkpoint:
     """A ``Checkpoint`` of a run from a snapshot of it (taken atomically by its store)."""
     created = dt.datetime.now(dt.UTC)
     info = CheckpointMetadata(
         checkpoint_id=f"{context.run_id}-{state.seq}-{int(time.time() * 1000)}",
         session_id=context.run_id, created_at=created.isoformat(), steps=len(state.applied),
         start_node=context.start_node, backend={"name": backend}, user_metadata=dict(metadata or {}))
-    return Checkpoint(info, context.name, context.limits, context.serializer.name, graph, state, channel)
+    return Checkpoint(info, context.name, context.limits, values or context.serializer.name, graph, state,
+                      channel)
 
 
 def encode_graph(graph: TaskGraph, name: str, serializer: Serializer) -> dict[str, Any]:
@@ -219,12 +232,13 @@ def encode_graph(graph: TaskGraph, name: str, serializer: Serializer) -> dict[st
 
 
 class _Values:
-    """Serialized values in a document: embedded JSON for tagged JSON, else base64."""
+    """Serialized values in a document: embedded JSON for tagged JSON (pickled values in it
+    marked), base64 for signed pickle."""
 
     def __init__(self, serializer: str) -> None:
-        if serializer not in ("json", "signed-pickle"):
+        if serializer not in ("json", JSON_OR_PICKLE, "signed-pickle"):
             raise CheckpointError(f"unknown value format {serializer!r}")
-        self.embedded = serializer == "json"
+        self.embedded = serializer != "signed-pickle"
 
     def out(self, raw: bytes | None) -> Any:
         if raw is None:

@@ -1,6 +1,8 @@
 """Shared fixtures. ``runner`` is parametrised by backend: every contract test runs on each.
 
-- "memory": in process;
+- "memory": in process, in portable mode: every value round-trips through tagged JSON as it
+  would to a worker, so the memory and Celery backends cannot drift apart;
+- "memory-objects": in process with Python objects passed as they are (the default in process);
 - "celery": a private ``redis-server`` on a free port (broker and run state) and two real worker
   processes;
 - "celery-amqp": RabbitMQ as the broker (a private vhost of the machine's RabbitMQ), results and
@@ -30,19 +32,21 @@ from tests.support.rabbitmq import RabbitMQUnavailable, RabbitVhost
 from tests.support.redis_server import RedisServer
 from tests.support.workers import Worker, wait_for_workers
 
-BACKENDS = ["memory", "celery", "celery-amqp"]
+BACKENDS = ["memory", "memory-objects", "celery", "celery-amqp"]
 
 
 class Runner:
     """Runs a workflow on one backend and returns ``(result, context)`` like ``wf.execute``.
     ``name`` is the test parameter (one of ``BACKENDS``); ``backend`` the engine's backend,
-    "memory" or "celery" - whose runs go to ``app``, made Celery's current app for each call."""
+    "memory" or "celery" - whose runs go to ``app``, made Celery's current app for each call.
+    Every run is portable (values round-trip as on a worker) except on "memory-objects"."""
 
     def __init__(self, name: str, max_workers: int = 4, app: Celery | None = None) -> None:
         self.name = name
         self.app = app
         self.backend = "memory" if app is None else "celery"
         self.max_workers = max_workers
+        self.portable = name != "memory-objects"
 
     @property
     def state_url(self) -> str:
@@ -65,13 +69,13 @@ class Runner:
     def execute(self, wf: Any, **kwargs: Any) -> tuple[Any, Any]:
         kwargs.setdefault("max_workers", self.max_workers)
         with self._on_app():
-            return wf.execute(ret_context=True, backend=self.backend, **kwargs)
+            return wf.execute(ret_context=True, backend=self.backend, portable=self.portable, **kwargs)
 
     def run_context(self, wf: Any, **kwargs: Any) -> tuple[Any, Exception | None]:
         """Run and return the context even when the run fails (to look at what happened)."""
         with self._on_app():
             context = ExecutionContext.create(wf.graph, channel_backend=self.backend, name=wf.name,
-                                              max_workers=self.max_workers, **kwargs)
+                                              max_workers=self.max_workers, portable=self.portable, **kwargs)
             try:
                 WorkflowEngine().execute(context)
             except Exception as exc:
@@ -82,7 +86,7 @@ class Runner:
         """Resume a checkpoint (a path or a ``Checkpoint``) on this backend; returns the result
         and the channel of the resumed run."""
         if self.app is None:
-            context, _ = CheckpointManager.resume_from_checkpoint(checkpoint)
+            context, _ = CheckpointManager.resume_from_checkpoint(checkpoint, portable=self.portable)
             for key, value in (channel or {}).items():
                 context.channel.set(key, value)
             return WorkflowEngine().execute(context), context.get_channel()
@@ -97,7 +101,7 @@ class Runner:
         error, the resumed run's result and its channel."""
         if self.app is None:
             try:
-                wf.execute(max_workers=self.max_workers)
+                wf.execute(max_workers=self.max_workers, portable=self.portable)
             except GraflowError as exc:
                 result, channel = self.resume(exc.checkpoint, fix)  # type: ignore[attr-defined]
                 return exc, result, channel
@@ -218,4 +222,10 @@ def runner_for(request: pytest.FixtureRequest, name: str) -> Runner:
 
 @pytest.fixture(params=BACKENDS)
 def runner(request: pytest.FixtureRequest) -> Runner:
+    return runner_for(request, request.param)
+
+
+@pytest.fixture(params=BACKENDS)
+def resumer(request: pytest.FixtureRequest) -> Runner:
+    """The backend a checkpoint is resumed on (the ``runner`` took it)."""
     return runner_for(request, request.param)

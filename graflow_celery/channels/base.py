@@ -10,11 +10,18 @@ from graflow_celery.errors import ConfigurationError
 
 @dataclass(frozen=True)
 class ChannelEntry:
-    """One channel key as stored (serialized), for a checkpoint: a value or a list, and the seconds
-    it has left to live (None: no expiry of its own)."""
+    """One channel key as stored (serialized; in process, the object itself), for a checkpoint: a
+    value, or the items of a list (``append``/``prepend``), and the seconds it has left to live
+    (None: no expiry of its own). ``items`` defaults to "the value is a list", which holds where
+    values are bytes; an in-process channel, whose single value may be a list, says which."""
 
-    value: bytes | list[bytes]
+    value: Any
     ttl: float | None = None
+    items: bool | None = None  # None: decided by __post_init__
+
+    def __post_init__(self) -> None:
+        if self.items is None:
+            object.__setattr__(self, "items", isinstance(self.value, list))
 
 
 @runtime_checkable

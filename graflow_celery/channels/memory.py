@@ -1,5 +1,6 @@
-"""The in-process channel: a dict under a lock. Values are stored serialized, so a value that
-could not travel to a Celery worker fails here too."""
+"""The in-process channel: a dict under a lock. Values are kept as the run's serializer stores
+them: the Python objects themselves (``InProcessValues``, the default, as in graflow), or bytes in
+portable mode, so that a value that could not travel to a Celery worker fails here too."""
 
 from __future__ import annotations
 
@@ -16,16 +17,16 @@ from graflow_celery.channels.base import (
     check_number,
     not_a_list,
 )
-from graflow_celery.serialization import Serializer, TaggedJSONSerializer
+from graflow_celery.serialization import InProcessValues, Serializer
 
 
 class MemoryChannel:
     def __init__(self, name: str = "channel", serializer: Serializer | None = None,
                  mutex: threading.RLock | None = None) -> None:
         self.name = name
-        self._ser = serializer or TaggedJSONSerializer()
-        self._data: dict[str, bytes] = {}
-        self._lists: dict[str, list[bytes]] = {}
+        self._ser = serializer or InProcessValues()
+        self._data: dict[str, Any] = {}  # as stored: bytes, or in process the objects
+        self._lists: dict[str, list[Any]] = {}
         self._expiry: dict[str, float] = {}
         self._mutex = mutex or threading.RLock()
         self._locks: dict[str, threading.RLock] = {}  # reentrant, as graflow's
@@ -139,9 +140,9 @@ class MemoryChannel:
                 self._expire(key)
             entries: dict[str, ChannelEntry] = {}
             for key, raw in self._data.items():
-                entries[key] = ChannelEntry(raw, self._left(key, now))
+                entries[key] = ChannelEntry(raw, self._left(key, now), items=False)
             for key, items in self._lists.items():
-                entries[key] = ChannelEntry(list(items), self._left(key, now))
+                entries[key] = ChannelEntry(list(items), self._left(key, now), items=True)
             return entries
 
     def _left(self, key: str, now: float) -> float | None:
@@ -153,7 +154,7 @@ class MemoryChannel:
             for key, entry in entries.items():
                 self._data.pop(key, None)
                 self._lists.pop(key, None)
-                if isinstance(entry.value, list):
+                if entry.items:
                     self._lists[key] = list(entry.value)
                 else:
                     self._data[key] = entry.value

@@ -43,6 +43,8 @@ Admission = Literal["run"] | Resend | Dropped
 
 def difference(step: Step, entry: Step) -> str | None:
     """How a message's step differs from the frontier's entry for its id, or None."""
+    if step is entry:  # in process the message is the frontier's own object
+        return None
     for name in _IDENTITY:
         if getattr(step, name) != getattr(entry, name):
             return f"its {name} differs from the run's step {entry.id}"

@@ -19,6 +19,7 @@ from graflow_celery.core.current import current_graph
 from graflow_celery.core.events import RunInfo, StepInfo
 from graflow_celery.core.params import build_call
 from graflow_celery.core.policies import MemberOutcome, judge
+from graflow_celery.core.quick_init import quick_init
 from graflow_celery.core.steps import (
     ROOT_SCOPE,
     Applied,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("graflow_celery.engine")
 
 
+@quick_init
 @dataclass(frozen=True)
 class Finished:
     """This delivery applied the step's transition: how it ended (for the backend to report it

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from graflow_celery.core.quick_init import quick_init
+
 ROOT_SCOPE = ""  # the run itself; a branch of a group is "<group step id>/<member index>"
 
 # "judge": a group's continuation, fired by its barrier; "skip": a join whose wave was cut short by a
@@ -22,6 +24,7 @@ RunStatus = Literal["pending", "running", "completed", "failed", "cancelled", "m
 FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
 
+@quick_init
 @dataclass(frozen=True)
 class Step:
     id: str  # the run's sequence number, allocated when the step was made ready
@@ -81,6 +84,7 @@ class Step:
         return step
 
 
+@quick_init
 @dataclass(frozen=True)
 class NewStep:
     """A step to make ready unconditionally, in the scope of the step that ran. The store numbers
@@ -127,6 +131,7 @@ class Transition:
     value: Any = None  # the task's return value, in this process only (never stored)
 
 
+@quick_init
 @dataclass(frozen=True)
 class Applied:
     first_time: bool  # False: this step's transition had been applied before (redelivery)
@@ -134,6 +139,7 @@ class Applied:
     ended: RunStatus | None = None  # the run ended with this transition, with this status
 
 
+@quick_init
 @dataclass(frozen=True)
 class StepStart:
     """What a store holds for a delivered step, read before it runs (``core/admission.py`` decides)."""

@@ -47,6 +47,8 @@ class TaskWrapper(Executable):
             raise GraphDefinitionError(f"a task id must be a non-empty string, got {id!r}")
         if not callable(func):
             raise GraphDefinitionError(f"task {id!r}: func must be callable, got {type(func).__name__}")
+        if isinstance(func, TaskWrapper):  # TaskWrapper("fetch_3", fetch) with fetch a @task: its function
+            func = func.func
         # Retries given here win over a run's default_max_retries (ExecutionContext.create).
         self.own_retries = max_retries is not None or retry_policy is not None
         if retry_policy is None:

@@ -16,7 +16,7 @@ from graflow_celery.core.context_compat import Tracer
 from graflow_celery.core.current import current_graph, set_implicit_workflow
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.graph import TaskGraph
-from graflow_celery.errors import GraphDefinitionError, WorkflowRuntimeError
+from graflow_celery.errors import ConfigurationError, GraphDefinitionError, WorkflowRuntimeError
 from graflow_celery.serialization import Serializer
 
 
@@ -83,17 +83,27 @@ class WorkflowContext:
         max_workers: int = 4,
         backend: str | Backend = "memory",
         serializer: Serializer | None = None,
+        portable: bool = False,
     ) -> Any:
         """Run the workflow and return the last task's result (``(result, context)`` with
         ``ret_context=True``; the context offers ``get_result(task_id)`` and ``get_channel()``).
         ``backend``: "memory", "celery", or a backend object such as
-        ``MemoryBackend(max_workers=8, shutdown_timeout=10)``."""
+        ``MemoryBackend(max_workers=8, shutdown_timeout=10)``.
+
+        In process, values are the Python objects themselves. ``portable=True`` writes every
+        value with ``serializer`` (tagged JSON by default, as a Celery app) and reads it back, so
+        each task sees what it would on a worker and a value that could not travel fails, naming
+        its task and type. Celery runs are always portable."""
         if isinstance(backend, str):
             context = ExecutionContext.create(
                 self.graph, start_node, channel_backend=backend, name=self.name, max_steps=max_steps,
                 max_cycles=max_cycles, max_workers=max_workers, serializer=serializer, tracer=self.tracer,
+                portable=portable,
             )
         else:
+            if portable and getattr(backend, "portable", True) is False:
+                raise ConfigurationError(f"portable=True with {type(backend).__name__}(portable=False): "
+                                         "give the backend portable=True")
             self.graph.resolve_start(start_node)  # the same checks, before anything runs
             context = backend.new_run(self.graph, start_node, limits=RunLimits(max_steps, max_cycles),
                                       name=self.name)

@@ -83,3 +83,17 @@ def test_bound_arguments_travel_with_the_runs_serializer(pickling_app):
 def test_a_bound_argument_json_cannot_carry_is_refused_at_submit(celery_workers, celery_app):
     with pytest.raises(graflow_celery.BoundArgumentError, match="task 'add_bound': bound argument 'point'"):
         graflow_celery.submit(bound_point_workflow(), app=celery_app)
+
+
+def test_an_in_process_checkpoint_of_python_objects_resumes_on_workers_with_signed_pickle(
+        pickling_app, tmp_path):
+    from tests.conftest import Runner
+    from tests.contract import value_flows
+
+    path = tmp_path / "gadget.json"
+    Runner("memory-objects").execute(value_flows.checkpointed_gadget(),
+                                     initial_channel={"checkpoint_path": str(path)})
+    run = graflow_celery.resume(str(path), app=pickling_app, queue="pickled")
+    assert run.result(timeout=30) == 42
+    assert isinstance(run.get_result("make_gadget"), value_flows.Gadget)  # signed with the app's key
+    assert isinstance(run.get_channel().get("gadget"), value_flows.Gadget)

@@ -8,14 +8,8 @@ import json
 import pytest
 
 from graflow_celery import Checkpoint, CheckpointError, ParallelGroupError, TaskError
-from tests.conftest import BACKENDS, Runner, runner_for
+from tests.conftest import Runner
 from tests.contract import flows
-
-
-@pytest.fixture(params=BACKENDS)
-def resumer(request: pytest.FixtureRequest) -> Runner:
-    """The backend a checkpoint is resumed on (the ``runner`` took it)."""
-    return runner_for(request, request.param)
 
 
 def test_a_deferred_checkpoint_is_taken_after_its_task_and_before_the_next(runner, resumer, tmp_path):

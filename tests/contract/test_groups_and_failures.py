@@ -79,7 +79,10 @@ def test_task_failure_outside_a_group_fails_the_run(runner):
         runner.execute(flows.single(flows.bad_task))
 
 
-def test_a_result_that_cannot_be_serialized_fails_on_every_backend(runner):
+def test_a_result_that_cannot_be_serialized_fails_on_every_portable_backend(runner):
+    if not runner.portable:  # in process, the object itself is the result
+        assert type(runner.execute(flows.single(flows.unserializable))[0]) is object
+        return
     with pytest.raises(TaskError, match="cannot serialize"):
         runner.execute(flows.single(flows.unserializable))
 

@@ -60,7 +60,7 @@ class Opaque:
         self.v = v
 
 
-def test_a_workflow_can_opt_in_to_signed_pickle_for_values():
+def test_a_portable_workflow_can_opt_in_to_signed_pickle_for_values():
     from graflow_celery import TaskError, TaskWrapper, workflow
 
     def make() -> Opaque:
@@ -71,23 +71,25 @@ def test_a_workflow_can_opt_in_to_signed_pickle_for_values():
 
     with workflow("opaque") as wf:
         TaskWrapper("make", make) >> TaskWrapper("use", use)
+    assert wf.execute() == 4  # in process, the object itself
     with pytest.raises(TaskError, match="cannot serialize"):
-        wf.execute()
-    assert wf.execute(serializer=SignedPickleSerializer("k" * 32)) == 4
+        wf.execute(portable=True)
+    assert wf.execute(serializer=SignedPickleSerializer("k" * 32), portable=True) == 4
 
 
 def use_conn(conn: Opaque) -> int:
     return conn.v + 1
 
 
-def test_a_bound_value_tagged_json_cannot_carry_fails_at_execute_naming_the_task_and_key():
+def test_a_bound_value_tagged_json_cannot_carry_fails_a_portable_run_naming_the_task_and_key():
     from graflow_celery import BoundArgumentError, TaskWrapper, workflow
 
     with workflow("bound_opaque") as wf:
         TaskWrapper("use_conn", use_conn, bound_kwargs={"conn": Opaque(3)})
+    assert wf.execute() == 4  # in process, the object itself
     with pytest.raises(BoundArgumentError) as info:
-        wf.execute()
+        wf.execute(portable=True)
     assert isinstance(info.value, SerializationError)
     assert (info.value.task_id, info.value.key) == ("use_conn", "conn")
     assert "task 'use_conn': bound argument 'conn' cannot be serialized" in str(info.value)
-    assert wf.execute(serializer=SignedPickleSerializer("k" * 32)) == 4
+    assert wf.execute(serializer=SignedPickleSerializer("k" * 32), portable=True) == 4

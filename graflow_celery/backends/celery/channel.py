@@ -135,7 +135,7 @@ class RedisChannel:
         for key, entry in entries.items():
             full_key = self._k(key)
             pipe.delete(full_key)
-            if isinstance(entry.value, list):
+            if entry.items:
                 if entry.value:
                     pipe.rpush(full_key, *entry.value)
             else:

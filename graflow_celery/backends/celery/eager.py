@@ -41,7 +41,7 @@ class EagerRuns:
     def __init__(self, app: Celery) -> None:
         self.app = app
         serializer, self._codec = value_codecs(app.conf.get("graflow_pickle_key"), app)
-        self._memory = MemoryBackend(max_workers=1, serializer=serializer)
+        self._memory = MemoryBackend(max_workers=1, serializer=serializer, portable=True)
         self._propagates = bool(app.conf.task_eager_propagates)
 
     def new_run(self, graph: TaskGraph, name: str, start_node: str | None, limits: RunLimits,

@@ -57,9 +57,10 @@ def channel_maker(settings: Mapping[str, Any]) -> Callable[[str, Serializer], Re
 
 def _redis_channel_run(graph: TaskGraph, start_node: str | None, *, limits: RunLimits, run_id: str | None,
                        max_workers: int, serializer: Serializer | None, name: str,
-                       config: Mapping[str, Any] | None = None) -> ExecutionContext:
-    return MemoryBackend(max_workers, serializer).new_run(graph, start_node, limits=limits, run_id=run_id,
-                                                          name=name, channel=channel_maker(config or {}))
+                       config: Mapping[str, Any] | None = None, portable: bool = False) -> ExecutionContext:
+    backend = MemoryBackend(max_workers, serializer, portable=portable)
+    return backend.new_run(graph, start_node, limits=limits, run_id=run_id, name=name,
+                           channel=channel_maker(config or {}))
 
 
 def _factory_channel(name: str, **settings: Any) -> RedisChannel:

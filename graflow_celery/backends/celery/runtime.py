@@ -131,6 +131,7 @@ class Runtime:
                 queue: str | None = None) -> ExecutionContext:
         """A new run holding the checkpoint's state (a failed run reopened); ``start()`` sends its
         frontier. Everything is checked before anything is written."""
+        checkpoint = checkpoint.recoded(self.serializer)  # values as this app's workers read them
         graph = checkpoint.decode_graph(self.serializer)  # every function importable here
         state = reopen(checkpoint.state) if checkpoint.state.status == "failed" else checkpoint.state
         context = self.new_run(graph, checkpoint.name, checkpoint.metadata.start_node, checkpoint.limits,

@@ -7,28 +7,37 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from graflow_celery.backends.memory.executor import LocalExecutor
-from graflow_celery.backends.memory.store import MemoryRunStore
+from graflow_celery.backends.memory.store import MemoryRunStore, round_tripped
 from graflow_celery.channels.base import Channel
 from graflow_celery.channels.memory import MemoryChannel
+from graflow_celery.checkpoint_values import encode, recode, writer, written_as
 from graflow_celery.checkpoints import Checkpoint, CheckpointMetadata, encode_graph, save, take
 from graflow_celery.core.context import ExecutionContext, RunLimits, register_run_factory
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.run_state import reopen
-from graflow_celery.core.task import TaskWrapper
 from graflow_celery.errors import GraflowError
-from graflow_celery.serialization import Serializer, TaggedJSONSerializer
+from graflow_celery.serialization import InProcessValues, Serializer, TaggedJSONSerializer
 
 
 class MemoryBackend:
-    """Builds in-process runs: ``MemoryBackend(max_workers=4).new_run(graph, "start")``."""
+    """Builds in-process runs: ``MemoryBackend(max_workers=4).new_run(graph, "start")``.
+
+    Values - results, channel values, bound arguments, ``next_iteration`` data - are the Python
+    objects themselves, as in graflow: anything works, nothing is copied. With ``portable=True``
+    every value is written by ``serializer`` (tagged JSON unless given: what a Celery app uses)
+    and read back, so a task sees exactly what it would on a worker, and a value that could not
+    travel fails here, naming the task and the value's type. ``serializer`` also writes the
+    run's checkpoints (signed pickle, or JSON with pickle where JSON cannot carry a value)."""
 
     name = "memory"
 
     def __init__(self, max_workers: int = 4, serializer: Serializer | None = None,
-                 shutdown_timeout: float = 30.0) -> None:
+                 shutdown_timeout: float = 30.0, *, portable: bool = False) -> None:
         self.max_workers = max_workers
-        self.serializer = serializer or TaggedJSONSerializer()
+        self.serializer = serializer or TaggedJSONSerializer()  # as the values would travel
         self.shutdown_timeout = shutdown_timeout
+        self.portable = portable
+        self.values: Serializer = self.serializer if portable else InProcessValues(self.serializer)
 
     def new_run(
         self,
@@ -39,28 +48,28 @@ class MemoryBackend:
         run_id: str | None = None,
         initial_channel: dict[str, object] | None = None,
         name: str = "workflow",
-        check_bound: bool = True,
         channel: Callable[[str, Serializer], Channel] | None = None,
     ) -> ExecutionContext:
         """``channel``: makes the run's channel from its id and serializer, where it is not the
-        default one in memory (graflow's ``channel_backend="redis"``)."""
-        for node in graph.nodes.values() if check_bound else ():  # a bound value that could not
-            if isinstance(node, TaskWrapper) and node.bound_kwargs:  # travel fails here too
-                node.dump_bound(self.serializer)
+        default one in memory (graflow's ``channel_backend="redis"``: its values travel, so it
+        gets the real serializer)."""
         run_graph = graph.copy()
+        if self.portable:  # bound values as a worker reads them; one that cannot travel fails here
+            for node_id, node in run_graph.nodes.items():
+                run_graph.nodes[node_id] = round_tripped(node, self.serializer)
         run_id = run_id or ExecutionContext.new_run_id()
         lock = threading.RLock()  # one lock for state and channel: a checkpoint sees both at once
-        run_channel = (MemoryChannel(f"run:{run_id}", self.serializer, mutex=lock) if channel is None
+        run_channel = (MemoryChannel(f"run:{run_id}", self.values, mutex=lock) if channel is None
                        else channel(run_id, self.serializer))
         for key, value in (initial_channel or {}).items():
             run_channel.set(key, value)
         return ExecutionContext(
             run_graph,
-            store=MemoryRunStore(run_id, run_graph, self.serializer, lock=lock),
+            store=MemoryRunStore(run_id, run_graph, self.serializer if self.portable else None, lock=lock),
             channel=run_channel,
             dispatcher=LocalExecutor(self.max_workers, self.shutdown_timeout,
                                      on_failure=failed_run_checkpoint),
-            serializer=self.serializer,
+            serializer=self.values,
             limits=limits or RunLimits(),
             start_node=start_node,
             name=name,
@@ -69,24 +78,30 @@ class MemoryBackend:
 
     def restore(self, checkpoint: Checkpoint, run_id: str | None = None) -> ExecutionContext:
         """A run that goes on from ``checkpoint`` (a failed run's failed steps run again) when
-        ``WorkflowEngine().execute(context)`` starts it."""
-        graph = checkpoint.decode_graph(self.serializer)
-        state = checkpoint.state
+        ``WorkflowEngine().execute(context)`` starts it. Everything is checked, and every value
+        read, before the run exists."""
+        graph = checkpoint.decode_graph(self.values)
+        state, channel = recode(checkpoint.state, checkpoint.channel, checkpoint.values, self.values)
         if state.status == "failed":
             state = reopen(state)
         context = self.new_run(graph, checkpoint.metadata.start_node, limits=checkpoint.limits,
-                               run_id=run_id, name=checkpoint.name, check_bound=False)  # just decoded
+                               run_id=run_id, name=checkpoint.name)
         context.store.restore(state)
-        context.channel.load(checkpoint.channel)
+        context.channel.load(channel)
         context.resumed = True
         return context
 
 
 def take_checkpoint(context: ExecutionContext, metadata: dict[str, Any] | None) -> Checkpoint:
-    """The run at this instant: state and channel under their one lock."""
-    graph = encode_graph(context.graph, context.name, context.serializer)  # type: ignore[arg-type]
+    """The run at this instant: state and channel under their one lock. Python objects are
+    written after the lock is released, as they are then."""
     state, channel = context.store.snapshot(context.channel)
-    return take(context, graph, state, channel, metadata=metadata, backend="memory")
+    values = writer(context.serializer)
+    if values is not context.serializer:
+        state, channel = encode(state, channel, context.serializer, values)
+    graph = encode_graph(context.graph, context.name, values)  # type: ignore[arg-type]
+    return take(context, graph, state, channel, metadata=metadata, backend="memory",
+                values=written_as(values))
 
 
 def save_checkpoint(context: ExecutionContext, path: str | None,
@@ -105,10 +120,10 @@ def failed_run_checkpoint(context: ExecutionContext) -> Checkpoint | None:
 
 def _memory_run(graph: TaskGraph, start_node: str | None, *, limits: RunLimits, run_id: str | None,
                 max_workers: int, serializer: Serializer | None, name: str,
-                config: Mapping[str, Any] | None = None) -> ExecutionContext:
+                config: Mapping[str, Any] | None = None, portable: bool = False) -> ExecutionContext:
     """``config`` has nothing to set for an in-memory channel (graflow accepts and ignores it too)."""
-    return MemoryBackend(max_workers, serializer).new_run(graph, start_node, limits=limits, run_id=run_id,
-                                                          name=name)
+    return MemoryBackend(max_workers, serializer, portable=portable).new_run(
+        graph, start_node, limits=limits, run_id=run_id, name=name)
 
 
 register_run_factory("memory", _memory_run)

@@ -2,6 +2,9 @@
 
 Ready steps go through one FIFO queue; ``max_workers`` threads take steps from it and run them
 through the engine. With ``max_workers=1`` everything runs in the calling thread, in FIFO order.
+With more, a thread whose step made others ready runs the first of them itself and queues the
+rest: a chain stays on one thread instead of waking another for every step; worker threads start
+when there is queued work for them, up to ``max_workers``.
 ``launch`` returns when the run has ended - or, after SIGINT or SIGTERM, once the running tasks
 have finished (at most ``shutdown_timeout`` seconds): then it writes a checkpoint of the run and
 raises ``WorkflowInterruptedError`` with its path. Resuming that checkpoint finishes the run.
@@ -22,7 +25,7 @@ from typing import Any
 from graflow_celery.core import events
 from graflow_celery.core.admission import Dropped
 from graflow_celery.core.context import ExecutionContext
-from graflow_celery.core.engine import Interrupted, RetryRequest, WorkflowEngine
+from graflow_celery.core.engine import Finished, Interrupted, RetryRequest, WorkflowEngine
 from graflow_celery.core.events import RunInfo
 from graflow_celery.core.steps import Step
 from graflow_celery.errors import ConfigurationError, WorkflowInterruptedError
@@ -47,6 +50,7 @@ class LocalExecutor:
         self.shutdown_timeout = shutdown_timeout
         self._on_failure = on_failure  # keeps a checkpoint of a failed run on its context
         self._alive_lock = threading.Lock()
+        self._local = threading.local()  # .held: in a worker thread, the step it runs next (or none)
         self._fresh()
 
     def _fresh(self) -> None:
@@ -57,10 +61,17 @@ class LocalExecutor:
         self._interrupted_by: str | None = None
         self._wake = threading.Event()  # every worker thread has exited, or an interrupt came
         self._alive = 0
+        self._threads: list[threading.Thread] = []
+        self._running: tuple[WorkflowEngine, ExecutionContext] | None = None  # what new threads run
 
     # --- the Dispatcher seam ---------------------------------------------------------------------------
 
     def send(self, context: ExecutionContext, steps: list[Step], delay: float = 0.0) -> None:
+        if delay <= 0 and self.max_workers > 1:
+            held = getattr(self._local, "held", None)  # set in a worker thread: what it runs next
+            if held is not None and not held and steps:
+                held.append(steps[0])
+                steps = steps[1:]
         for step in steps:
             self._schedule(step, delay)
 
@@ -79,13 +90,10 @@ class LocalExecutor:
             if self.max_workers == 1:
                 self._drain(engine, context)
             else:
-                threads = [threading.Thread(target=self._drain_then_report, args=(engine, context),
-                                            daemon=True, name=f"graflow-{context.run_id[:8]}-{i}")
-                           for i in range(self.max_workers)]
-                self._alive = len(threads)
-                for thread in threads:
-                    thread.start()
-                self._join(threads)
+                self._running = (engine, context)
+                for _ in range(min(len(steps), self.max_workers) or 1):
+                    self._spawn()
+                self._join()
         if self._on_failure is not None and context.store.status() == "failed":
             context.failure_checkpoint = self._on_failure(context)
         if self._interrupted_by is not None and context.store.status() == "running":
@@ -101,11 +109,25 @@ class LocalExecutor:
 
     # --- running -----------------------------------------------------------------------------------------
 
-    def _join(self, threads: list[threading.Thread]) -> None:
+    def _spawn(self) -> None:
+        """One more worker thread, unless there are ``max_workers`` already."""
+        with self._alive_lock:
+            if len(self._threads) >= self.max_workers or self._running is None:
+                return
+            engine, context = self._running
+            thread = threading.Thread(target=self._drain_then_report, args=(engine, context), daemon=True,
+                                      name=f"graflow-{context.run_id[:8]}-{len(self._threads)}")
+            self._threads.append(thread)
+            self._alive += 1
+        thread.start()
+
+    def _join(self) -> None:
         """Wait for the worker threads; after an interrupt, at most ``shutdown_timeout`` more."""
         self._wake.wait()  # a signal handler runs during this wait (lock waits are interruptible)
         if self._stopping.is_set():
             deadline = time.monotonic() + self.shutdown_timeout
+            with self._alive_lock:
+                threads = list(self._threads)
             for thread in threads:
                 thread.join(max(deadline - time.monotonic(), 0))
 
@@ -119,10 +141,19 @@ class LocalExecutor:
                     self._wake.set()
 
     def _drain(self, engine: WorkflowEngine, context: ExecutionContext) -> None:
+        held: list[Step] = []
+        self._local.held = held
+        try:
+            self._run_steps(engine, context, held)
+        finally:
+            del self._local.held  # this thread drains no more: what it sends goes to the queue
+
+    def _run_steps(self, engine: WorkflowEngine, context: ExecutionContext, held: list[Step]) -> None:
         store = context.store
-        while not self._stopping.is_set():
-            step = self._queue.get()
-            if step is _STOP or self._stopping.is_set():
+        stopping = self._stopping.is_set
+        while True:
+            step = held.pop() if held else self._queue.get()
+            if step is _STOP or stopping():
                 return
             try:
                 outcome = engine.run_step(context, step)
@@ -136,7 +167,9 @@ class LocalExecutor:
                 if not isinstance(exc, Exception) and self.max_workers == 1:
                     raise  # KeyboardInterrupt and the like belong to the caller's thread
                 return
-            if isinstance(outcome, RetryRequest):
+            if isinstance(outcome, Finished):
+                pass
+            elif isinstance(outcome, RetryRequest):
                 self._schedule(outcome.step, outcome.delay)
                 store.ack_outbox(step.id, retry=True)
             elif isinstance(outcome, Interrupted):
@@ -150,12 +183,17 @@ class LocalExecutor:
 
     def _schedule(self, step: Step, delay: float) -> None:
         if delay <= 0:
-            self._queue.put(step)
+            self._enqueue(step)
             return
-        timer = threading.Timer(delay, self._queue.put, args=(step,))
+        timer = threading.Timer(delay, self._enqueue, args=(step,))
         timer.daemon = True
         self._timers.append(timer)
         timer.start()
+
+    def _enqueue(self, step: Step) -> None:
+        self._queue.put(step)
+        if self._running is not None and len(self._threads) < self.max_workers:
+            self._spawn()  # queued work: a thread for it, if one may start
 
     def _stop_all(self) -> None:
         for timer in self._timers:

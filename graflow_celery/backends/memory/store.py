@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from graflow_celery.channels.base import Channel, ChannelEntry
+from graflow_celery.core.composition import Executable
 from graflow_celery.core.engine import all_nodes
 from graflow_celery.core.errors_record import short_message, storable
 from graflow_celery.core.graph import TaskGraph
@@ -34,6 +35,8 @@ from graflow_celery.core.task import TaskWrapper
 from graflow_celery.errors import ConfigurationError
 from graflow_celery.serialization import Serializer
 
+_NO_LEASE: AbstractContextManager[None] = nullcontext()  # reusable, and shared by every step
+
 
 class MemoryRunStore:
     def __init__(self, run_id: str, graph: TaskGraph, serializer: Serializer | None = None,
@@ -41,8 +44,11 @@ class MemoryRunStore:
         self.run_id = run_id
         self._graph = graph  # the run's own copy: nodes added at run time go here
         self._defined = len(graph.nodes)
-        self._serializer = serializer  # checks bound arguments of nodes added at run time
+        # Portable mode: bound arguments of nodes added at run time pass it, as on Redis. In
+        # process (None) the nodes are kept as the task made them.
+        self._serializer = serializer
         self._s = RunState()
+        self._waiting: dict[str, int] = {}  # group step id -> branches its barrier still waits for
         # Transient, not part of a checkpoint: what an earlier delivery may not have sent yet.
         self._handoffs: dict[str, str] = {}  # step id -> token of its hand-off
         self._outbox: dict[str, list[Step]] = {}
@@ -52,13 +58,15 @@ class MemoryRunStore:
         self._finished = threading.Event()
 
     def _alloc(self, new: NewStep, scope: str, barrier: str = "") -> Step:
-        self._s.seq += 1
+        s = self._s
+        s.seq += 1
+        step_id = str(s.seq)
         cycle = 0
         if new.phase == "run":  # the node's runs so far: its cycle_count is one more
-            cycle = self._s.runs.get(new.node, 0)
-            self._s.runs[new.node] = cycle + 1
-        step = Step(str(self._s.seq), new.node, scope, new.phase, cycle, new.data, barrier=barrier)
-        self._s.frontier[step.id] = step
+            cycle = s.runs.get(new.node, 0)
+            s.runs[new.node] = cycle + 1
+        step = Step(step_id, new.node, scope, new.phase, cycle, new.data, 0, barrier)
+        s.frontier[step_id] = step
         return step
 
     def _finish(self, status: RunStatus, error: dict[str, Any] | None) -> None:
@@ -72,47 +80,51 @@ class MemoryRunStore:
         step = Step("1", first.node)
         with self._lock:
             self._s = new_run_state(step)
+            self._waiting = {}
         return step
 
     def begin(self, step: Step) -> StepStart:
+        # No lock: each read is one dict operation, and in process only the thread that runs a
+        # step changes what the store holds for it (its frontier entry, outbox, retry).
         s = self._s
-        with self._lock:
-            outbox = self._outbox.get(step.id)
-            return StepStart(s.status, step.id in s.applied, list(outbox) if outbox else None,
-                             s.frontier.get(step.id), self._retries.get(step.id), self._handoffs.get(step.id))
+        step_id = step.id
+        outbox = self._outbox.get(step_id)
+        return StepStart(s.status, step_id in s.applied, list(outbox) if outbox else None,
+                         s.frontier.get(step_id), self._retries.get(step_id) if self._retries else None,
+                         self._handoffs.get(step_id) if self._handoffs else None)
 
     def apply(self, t: Transition) -> Applied:
         s = self._s
         step = t.step
-        if self._serializer is not None:  # as the Redis store, which must encode them
-            for executable in t.new_nodes:
-                for node, _ in all_nodes(executable):
-                    if isinstance(node, TaskWrapper) and node.bound_kwargs:
-                        node.dump_bound(self._serializer)
+        added = [pair for executable in t.new_nodes for pair in all_nodes(executable)] if t.new_nodes else ()
+        if self._serializer is not None and added:  # as the Redis store, which must encode them
+            added = [(round_tripped(node, self._serializer), owner) for node, owner in added]
+        step_id = step.id
         with self._lock:
-            if step.id in s.applied:
-                return Applied(False, list(self._outbox.get(step.id, [])))
-            if step.id not in s.frontier or s.status != "running":
+            if step_id in s.applied:
+                return Applied(False, list(self._outbox.get(step_id, [])))
+            if step_id not in s.frontier or s.status != "running":
                 return Applied(False, [])  # not a step of this run, or a straggler after its end
-            s.applied.add(step.id)
-            del s.frontier[step.id]
-            self._handoffs.pop(step.id, None)
-            self._retries.pop(step.id, None)
+            s.applied.add(step_id)
+            del s.frontier[step_id]
+            if self._handoffs:
+                self._handoffs.pop(step_id, None)
+            if self._retries:
+                self._retries.pop(step_id, None)
             scope = s.scopes[step.scope]
             if t.kind == "completed":
-                s.results[step.node] = t.result or b"null"
+                s.results[step.node] = t.result if t.result is not None else b"null"
                 s.last_result = t.result
                 scope.last_result = t.result
             elif t.kind == "failed" and t.error is not None and scope.error is None:
                 scope.error = short_message(t.error)
                 scope.error_step = step
-            for executable in t.new_nodes:
-                for node, owner in all_nodes(executable):
-                    if node.task_id in self._graph:  # an id already in the run: the first one stays
-                        continue
-                    self._graph.add_node(node)
-                    if owner is not None:
-                        self._graph.set_owner(node.task_id, owner)
+            for node, owner in added:
+                if node.task_id in self._graph:  # an id already in the run: the first one stays
+                    continue
+                self._graph.add_node(node)
+                if owner is not None:
+                    self._graph.set_owner(node.task_id, owner)
             if t.run_end is not None and s.status == "running":
                 self._finish("completed" if t.run_end == "terminated" else t.run_end,
                              None if t.run_end == "terminated" else t.error)
@@ -120,7 +132,8 @@ class MemoryRunStore:
                     s.failed_step = step
             ready: list[Step] = []
             if s.status == "running":
-                ready += [self._alloc(n, step.scope) for n in t.enqueue]
+                if t.enqueue:
+                    ready = [self._alloc(n, step.scope) for n in t.enqueue]
                 for d in t.deliver:
                     tokens = s.tokens.setdefault(d.node, {})
                     tokens[d.src] = tokens.get(d.src, "") + ("0" if d.skip else "1")
@@ -137,16 +150,18 @@ class MemoryRunStore:
                 scope.inflight += len(ready) - (0 if t.launch else 1)
                 if t.launch:
                     s.barriers[step.id] = BarrierState(step.node, step.scope, [None] * len(t.launch))
+                    self._waiting[step.id] = len(t.launch)
                     for i, entry in enumerate(t.launch):
                         branch = f"{step.id}/{i}"
                         s.scopes[branch] = ScopeState(inflight=1)
                         ready.append(self._alloc(NewStep(entry), branch))
-                judge = self._scope_finished(step.scope)
-                if judge is not None:
-                    ready.append(judge)
+                if scope.inflight <= 0:
+                    judge = self._scope_finished(step.scope)
+                    if judge is not None:
+                        ready.append(judge)
             if ready:
-                self._outbox[step.id] = ready
-            return Applied(True, list(ready), None if s.status == "running" else s.status)
+                self._outbox[step_id] = ready  # never changed: the engine reads it, ack_outbox drops it
+            return Applied(True, ready, None if s.status == "running" else s.status)
 
     def _scope_finished(self, scope_id: str) -> Step | None:
         """If the scope has nothing in flight: finish the run, or report the branch to its barrier
@@ -163,14 +178,16 @@ class MemoryRunStore:
         barrier.outcomes[int(index)] = BranchOutcome(scope.error is None, scope.error, scope.last_result,
                                                      scope.error_step)
         del s.scopes[scope_id]
-        if barrier.done < len(barrier.outcomes):
+        self._waiting[group_step] -= 1  # a counter: BarrierState.done counts, O(width) per branch
+        if self._waiting[group_step] > 0:
             return None
+        del self._waiting[group_step]
         return self._alloc(NewStep(barrier.node, phase="judge"), barrier.scope, barrier=group_step)
 
     def snapshot(self, channel: Channel | None = None) -> tuple[RunState, dict[str, ChannelEntry]]:
         with self._lock:
             error = self._s.error  # may hold the task's exception object: plain data only
-            state = copy.deepcopy(dataclasses.replace(self._s, error=None))
+            state = copied(dataclasses.replace(self._s, error=None))
             state.error = storable(error) if error is not None else None
             return state, (channel.export() if channel is not None else {})
 
@@ -180,7 +197,9 @@ class MemoryRunStore:
         with self._lock:
             if expected_status is not None and self._s.status != expected_status:
                 raise ConfigurationError(f"run {self.run_id} is {self._s.status}, not {expected_status}")
-            self._s = copy.deepcopy(state)
+            self._s = copied(state)
+            self._waiting = {gid: b.outcomes.count(None) for gid, b in self._s.barriers.items()
+                             if None in b.outcomes}
             self._outbox.clear()
             self._retries.clear()
             self._handoffs.clear()
@@ -190,8 +209,7 @@ class MemoryRunStore:
                 self._finished.clear()
 
     def ack_outbox(self, step_id: str, retry: bool = False) -> None:
-        with self._lock:
-            (self._retries if retry else self._outbox).pop(step_id, None)
+        (self._retries if retry else self._outbox).pop(step_id, None)  # one dict operation: atomic
 
     def retry(self, step: Step, delay: float) -> Step | None:
         s = self._s
@@ -204,7 +222,7 @@ class MemoryRunStore:
             return next_step
 
     def lease(self, step: Step) -> AbstractContextManager[None]:
-        return nullcontext()  # steps run in this process: if it dies, the whole run goes with it
+        return _NO_LEASE  # steps run in this process: if it dies, the whole run goes with it
 
     def hand_off(self, step_id: str, token: str) -> str:
         with self._lock:
@@ -266,3 +284,31 @@ class MemoryRunStore:
 
     def wait(self, timeout: float | None) -> bool:
         return self._finished.wait(timeout)
+
+
+def copied(state: RunState) -> RunState:
+    """A copy of a run's state whose containers can change apart from the original. Values -
+    results, iteration data - are shared, not copied: in process they are the tasks' own
+    objects, which may be large, or not copyable at all (a lock, a generator)."""
+    return dataclasses.replace(
+        state,
+        error=copy.deepcopy(state.error),
+        applied=set(state.applied),
+        frontier=dict(state.frontier),
+        results=dict(state.results),
+        runs=dict(state.runs),
+        tokens={node: dict(edges) for node, edges in state.tokens.items()},
+        scopes={sid: dataclasses.replace(scope) for sid, scope in state.scopes.items()},
+        barriers={gid: dataclasses.replace(b, outcomes=list(b.outcomes))
+                  for gid, b in state.barriers.items()},
+    )
+
+
+def round_tripped(node: Executable, serializer: Serializer) -> Executable:
+    """A task added at run time as a worker would see it: its bound arguments written by the
+    serializer and read back (``BoundArgumentError`` names one that cannot be written)."""
+    if not isinstance(node, TaskWrapper) or not node.bound_kwargs:
+        return node
+    clone = copy.copy(node)
+    clone.bound_kwargs = serializer.loads(node.dump_bound(serializer))
+    return clone
