@@ -17,12 +17,14 @@ from graflow_celery.core.context import final_result
 from graflow_celery.core.events import RunInfo
 from graflow_celery.core.run_state import reopen
 from graflow_celery.core.steps import Step
+from graflow_celery.core.task_states import TaskState, task_states
 from graflow_celery.errors import WorkflowTimeoutError
 from graflow_celery.redact import describe
 
 if TYPE_CHECKING:
     from graflow_celery.channels.base import Channel
     from graflow_celery.core.backend import RunStore
+    from graflow_celery.core.graph import TaskGraph
     from graflow_celery.serialization import Serializer
 
 RETRY_PAUSE = 0.5  # seconds between attempts to reach a run's state while it is out of reach
@@ -44,6 +46,10 @@ class StoredRun(Protocol):
     @property
     def name(self) -> str:
         """The workflow's name."""
+        ...
+
+    def graph(self) -> TaskGraph:
+        """The run's graph - as submitted, plus the tasks added at run time so far."""
         ...
 
     def send(self, steps: list[Step]) -> None:
@@ -84,7 +90,8 @@ class RunHandle:
         return self._run.name
 
     def status(self) -> str:
-        """"pending" (stored, not started), "running", "completed", "failed", "cancelled", or
+        """"pending" (stored, not started), "running", "completed", "failed", "cancelled",
+        "discarded" (never started: submitted on commit, and the transaction rolled back), or
         "missing" (its state expired)."""
         return self._store.status()
 
@@ -129,6 +136,19 @@ class RunHandle:
     def progress(self) -> tuple[int, int]:
         """(steps done, steps made ready so far); the total grows as the workflow unfolds."""
         return self._store.progress()
+
+    def graph(self) -> TaskGraph:
+        """The run's graph, tasks added at run time included - for a picture
+        (``core/pictures.py``). A run in Redis gives its shape only: ids, edges and groups, without
+        importing any task's code."""
+        return self._run.graph()
+
+    def task_states(self) -> dict[str, TaskState]:
+        """Each task's (and group's) state by id: "pending", "executing", "completed", "failed" or
+        "skipped" (``core/task_states.py``)."""
+        executing = self._store.executing()  # read first: a step that ends meanwhile has a result
+        state, _ = self._store.snapshot(self._run.channel)
+        return task_states(self.graph().nodes, state, executing)
 
     def cancel(self, message: str = "cancelled by run.cancel()") -> bool:
         """Cancel the run: nothing more is queued, steps not yet started are stopped and do

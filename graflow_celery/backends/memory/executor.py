@@ -33,6 +33,18 @@ logger = logging.getLogger("graflow_celery.memory")
 _STOP = None
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+# Conditions under which a run keeps every step in the thread that launches it, whatever
+# max_workers says: the Django app adds "a database transaction is open in this thread" - other
+# threads' connections cannot see its rows, and SQLite locks them out ("database table is locked").
+_in_callers_thread: list[Callable[[], bool]] = []
+
+
+def run_in_callers_thread_when(condition: Callable[[], bool]) -> None:
+    """While ``condition()`` is true when a run is launched, its steps run in the launching thread,
+    one after another, as with ``max_workers=1`` (adding the same condition twice changes nothing)."""
+    if condition not in _in_callers_thread:
+        _in_callers_thread.append(condition)
+
 
 class LocalExecutor:
     """The dispatcher of one in-process run."""
@@ -57,6 +69,7 @@ class LocalExecutor:
         self._interrupted_by: str | None = None
         self._wake = threading.Event()  # every worker thread has exited, or an interrupt came
         self._alive = 0
+        self._threads = 1 if any(condition() for condition in _in_callers_thread) else self.max_workers
 
     # --- the Dispatcher seam ---------------------------------------------------------------------------
 
@@ -76,12 +89,12 @@ class LocalExecutor:
         for step in steps:
             self._queue.put(step)
         with self._shutdown_signals():
-            if self.max_workers == 1:
+            if self._threads == 1:
                 self._drain(engine, context)
             else:
                 threads = [threading.Thread(target=self._drain_then_report, args=(engine, context),
                                             daemon=True, name=f"graflow-{context.run_id[:8]}-{i}")
-                           for i in range(self.max_workers)]
+                           for i in range(self._threads)]
                 self._alive = len(threads)
                 for thread in threads:
                     thread.start()
@@ -133,7 +146,7 @@ class LocalExecutor:
                 if store.fail(record):
                     events.emit("run_finished", RunInfo(context.run_id, context.name), "failed", record)
                 self._stop_all()
-                if not isinstance(exc, Exception) and self.max_workers == 1:
+                if not isinstance(exc, Exception) and self._threads == 1:
                     raise  # KeyboardInterrupt and the like belong to the caller's thread
                 return
             if isinstance(outcome, RetryRequest):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from graflow_celery.channels.base import Channel, ChannelEntry
@@ -45,6 +46,7 @@ class MemoryRunStore:
         self._handoffs: dict[str, str] = {}  # step id -> token of its hand-off
         self._outbox: dict[str, list[Step]] = {}
         self._retries: dict[str, tuple[Step, float]] = {}  # retry outbox
+        self._executing: set[str] = set()  # ids of the steps the executor is running now
         # Shared with the run's channel, so that a snapshot holds both at one instant.
         self._lock = lock or threading.RLock()
         self._finished = threading.Event()
@@ -197,8 +199,21 @@ class MemoryRunStore:
             self._retries[step.id] = (next_step, delay)
             return next_step
 
-    def lease(self, step: Step) -> AbstractContextManager[None]:
-        return nullcontext()  # steps run in this process: if it dies, the whole run goes with it
+    @contextmanager
+    def lease(self, step: Step) -> Iterator[None]:
+        """Only marks the step as being executed: steps run in this process, so if it dies the
+        whole run goes with it - there is nobody to notice."""
+        with self._lock:
+            self._executing.add(step.id)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._executing.discard(step.id)
+
+    def executing(self) -> set[str]:
+        with self._lock:
+            return set(self._executing)
 
     def hand_off(self, step_id: str, token: str) -> str:
         with self._lock:
@@ -217,9 +232,13 @@ class MemoryRunStore:
     def cancel(self, message: str) -> bool:
         return self._end("cancelled", {"kind": "cancelled", "message": message, "task_id": None})
 
-    def _end(self, status: RunStatus, record: dict[str, Any]) -> bool:
+    def discard(self, message: str) -> bool:
+        return self._end("discarded", {"kind": "discarded", "message": message, "task_id": None},
+                         only_from="pending")
+
+    def _end(self, status: RunStatus, record: dict[str, Any], only_from: str | None = None) -> bool:
         with self._lock:
-            if self._s.status in FINISHED:
+            if self._s.status in FINISHED or (only_from is not None and self._s.status != only_from):
                 return False
             self._finish(status, record)
             return True
