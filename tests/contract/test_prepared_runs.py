@@ -45,7 +45,7 @@ def test_a_discarded_run_never_starts(app):
     assert prepared.discard("the transaction rolled back") is True
     assert run.status() == "discarded"
     assert run.wait(timeout=5) == "discarded"
-    with pytest.raises(WorkflowDiscardedError, match="workflow discarded: the transaction rolled back") as info:
+    with pytest.raises(WorkflowDiscardedError, match="discarded: the transaction rolled back") as info:
         run.result()
     assert isinstance(info.value, WorkflowCancelledError)  # code that handles cancelled runs covers it
     assert run.task_states() == dict.fromkeys(PIPELINE, "skipped")
