@@ -95,12 +95,16 @@ def submit(ctx: click.Context, workflow: str, inputs: tuple[str, ...], queue: st
 
 @main.command()
 @click.argument("run_id", metavar="RUN")
+@click.option("--tasks", is_flag=True, help="Also a line per task: its id and state.")
 @click.pass_context
-def status(ctx: click.Context, run_id: str) -> None:
+def status(ctx: click.Context, run_id: str, tasks: bool) -> None:
     """Print a run's status and progress (steps done/made ready)."""
     handle = _run(ctx, run_id)
+    states = handle.task_states() if tasks else {}
     done, total = handle.progress()
     click.echo(f"{handle.id} {handle.name} {handle.status()} {done}/{total}")
+    for task_id, state in states.items():
+        click.echo(f"  {task_id} {state}")
 
 
 @main.command()
