@@ -109,6 +109,8 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
         "api_url": reverse("graflow:api-run", args=[run.id]),
         "cancel_url": reverse("graflow:api-cancel", args=[run.id]),
         "can_cancel": not report["finished"] and allowed(request, run.id, "cancel"),
+        # followed until nothing changes any more: a cancelled run's step may still be running
+        "live": not report["finished"] or "executing" in report["tasks"].values(),
     })
 
 
