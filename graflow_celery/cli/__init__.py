@@ -41,6 +41,11 @@ def _run(ctx: click.Context, run_id: str) -> Any:
         raise CliError(f"unknown run {run_id!r}: {exc}") from exc
 
 
+def _steps(seen: Any) -> str:
+    """done/total, with a "+" when tasks added at run time may add more."""
+    return f"{seen.done}/{seen.total}{'+' if seen.lower_bound else ''}"
+
+
 inputs_option = click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=JSON",
                              help="A channel value (fills task parameters of that name).")
 
@@ -101,8 +106,8 @@ def status(ctx: click.Context, run_id: str, tasks: bool) -> None:
     """Print a run's status and progress (steps done/made ready)."""
     handle = _run(ctx, run_id)
     states = handle.task_states() if tasks else {}
-    done, total = handle.progress()
-    click.echo(f"{handle.id} {handle.name} {handle.status()} {done}/{total}")
+    seen = handle.progress()
+    click.echo(f"{handle.id} {handle.name} {handle.status()} {_steps(seen)}")
     for task_id, state in states.items():
         click.echo(f"  {task_id} {state}")
 
@@ -120,7 +125,7 @@ def watch(ctx: click.Context, run_id: str, timeout: float | None) -> None:
         seen = handle.progress()
         if seen != shown:
             shown = seen
-            click.echo(f"{handle.id} {handle.status()} {seen[0]}/{seen[1]} steps")
+            click.echo(f"{handle.id} {handle.status()} {_steps(seen)} steps")
         try:
             final = handle.wait(timeout=1.0)
             break
@@ -162,3 +167,11 @@ def runs(ctx: click.Context, limit: int) -> None:
     for summary in recent_runs(load_app(ctx.obj), limit=limit):
         when = summary.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         click.echo(f"{summary.id} {summary.workflow} {summary.status} {when}")
+
+
+@click.group("graflow", commands=main.commands)
+@click.pass_context
+def celery_command(ctx: click.Context) -> None:
+    """Graflow workflows of this app: ``celery -A proj graflow status RUN`` and every other
+    ``graflow-celery`` command, with the app Celery loaded."""
+    ctx.obj = ctx.find_root().obj.app  # Celery's CLIContext loads the -A app on first use

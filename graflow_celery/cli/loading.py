@@ -54,8 +54,8 @@ def load_workflow(spec: str) -> WorkflowContext:
 
 
 def load_app(spec: Any) -> Any:
-    """The Celery app of ``--app``, found the way ``celery -A`` finds it (or the app itself, given
-    by ``manage.py graflow``)."""
+    """The Celery app of ``--app``, found the way ``celery -A`` finds it (or the app itself, under
+    ``celery -A proj graflow`` and ``manage.py graflow``)."""
     if spec is not None and not isinstance(spec, str):
         return spec
     if not spec:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from graflow_celery.channels.base import Channel, ChannelEntry
     from graflow_celery.core.context import ExecutionContext
     from graflow_celery.core.engine import WorkflowEngine
+    from graflow_celery.core.progress import GraphShape
     from graflow_celery.core.run_state import RunState
 
 
@@ -94,7 +95,13 @@ class RunStore(Protocol):
 
     def branch_outcomes(self, group_step_id: str) -> list[BranchOutcome]: ...
 
-    def progress(self) -> tuple[int, int]: ...
+    def progress(self) -> tuple[int, int]:
+        """(steps applied, steps made ready so far)."""
+        ...
+
+    def graph_shape(self) -> GraphShape:
+        """The run's graph as structure (no code needed), for ``run.progress()``'s total."""
+        ...
 
     def wait(self, timeout: float | None) -> bool: ...
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from graflow_celery.core import events
 from graflow_celery.core.context import final_result
 from graflow_celery.core.events import RunInfo
+from graflow_celery.core.progress import GraphShape, Progress, progress
 from graflow_celery.core.run_state import reopen
 from graflow_celery.core.steps import Step
 from graflow_celery.core.task_states import TaskState, task_states
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from graflow_celery.core.graph import TaskGraph
     from graflow_celery.serialization import Serializer
 
+_NO_SHAPE = GraphShape()
 RETRY_PAUSE = 0.5  # seconds between attempts to reach a run's state while it is out of reach
 
 
@@ -133,9 +135,14 @@ class RunHandle:
     def get_channel(self) -> Channel:
         return self._run.channel
 
-    def progress(self) -> tuple[int, int]:
-        """(steps done, steps made ready so far); the total grows as the workflow unfolds."""
-        return self._store.progress()
+    def progress(self) -> Progress:
+        """``(done, total)`` in steps: the total is what the rest of the graph will take from where
+        the run is, ``.lower_bound`` when tasks added at run time may make it more
+        (``core/progress.py``); once the run has ended, the steps it took."""
+        done, ready = self._store.progress()
+        running = self._store.status() in ("pending", "running")
+        frontier = self._store.frontier().values() if running else ()
+        return progress(done, ready, running, frontier, self._store.graph_shape() if running else _NO_SHAPE)
 
     def graph(self) -> TaskGraph:
         """The run's graph, tasks added at run time included - for a picture

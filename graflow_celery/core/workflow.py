@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from contextvars import Token
 from types import MappingProxyType, TracebackType
@@ -13,6 +14,7 @@ from graflow_celery.core.context import DEFAULT_MAX_CYCLES, DEFAULT_MAX_STEPS, E
 from graflow_celery.core.current import current_graph
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.graph import TaskGraph
+from graflow_celery.errors import GraphDefinitionError
 from graflow_celery.serialization import Serializer
 
 
@@ -32,7 +34,8 @@ class WorkflowContext:
         self.name = name
         self.graph = TaskGraph()
         self._tokens: list[Token[TaskGraph | None]] = []
-        registry[name] = self
+        self.module, self.file = _defined_where()
+        _register(self)
 
     def __enter__(self) -> WorkflowContext:
         self._tokens.append(current_graph.set(self.graph))
@@ -96,6 +99,30 @@ class WorkflowContext:
 
     def __repr__(self) -> str:
         return f"workflow({self.name!r}, tasks={sorted(self.graph.nodes)})"
+
+
+def _defined_where() -> tuple[str, str]:
+    """The module and file of the code that called ``workflow(...)``."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("graflow_celery.core"):
+        frame = frame.f_back
+    return frame.f_globals.get("__name__", "?"), frame.f_code.co_filename
+
+
+def _register(wf: WorkflowContext) -> None:
+    """A name names one workflow: defining it again from the same file (a re-import, a factory
+    function called twice, a notebook cell run again) replaces it; from another file is an error,
+    since ``submit("name")`` on a worker could otherwise run the wrong one."""
+    known = registry.get(wf.name)
+    if known is not None and known.file != wf.file and not _interactive(wf.file):
+        raise GraphDefinitionError(
+            f"two different workflows are named {wf.name!r}: one in module {known.module} ({known.file}), "
+            f"one in module {wf.module} ({wf.file}); give one of them another name")
+    registry[wf.name] = wf
+
+
+def _interactive(filename: str) -> bool:
+    return filename.startswith("<")  # a REPL, a notebook cell, exec()
 
 
 def workflow(name: str) -> WorkflowContext:

@@ -82,7 +82,7 @@ def test_recover_resends_the_steps_whose_messages_the_broker_lost(cluster):
     client.delete("celery")  # the broker lost it (a flushed queue, a failover)
     with running_workers(server, logs, ["r1", "r2"]):
         time.sleep(1)
-        assert run.status() == "running" and run.progress() == (0, 1)  # stuck: nothing will come
+        assert run.status() == "running" and run.progress() == (0, celery_flows.KILLABLE_STEPS)  # stuck
         assert run.recover() == 1
         assert run.wait(timeout=60) == "completed"
         assert run.recover() == 0  # nothing to do for an ended run

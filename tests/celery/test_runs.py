@@ -17,7 +17,7 @@ from graflow_celery.backends.celery.dispatcher import message_id
 from tests.contract import flows
 from tests.support import celery_flows
 from tests.support.app_tasks import add
-from tests.support.wait import wait_until
+from tests.support.wait import wait_for, wait_until
 from tests.support.workers import ROOT, Worker
 
 
@@ -194,3 +194,23 @@ def test_a_run_id_can_be_chosen_once(celery_app):
     assert run.id == "order-42" and run.result(timeout=30) == 12
     with pytest.raises(graflow_celery.ConfigurationError, match="a run with id 'order-42' already exists"):
         graflow_celery.submit(flows.pipeline(), app=celery_app, run_id="order-42")
+
+
+def test_progress_knows_the_total_of_the_static_rest_of_the_graph(celery_app):
+    run = graflow_celery.submit(celery_flows.gated(), app=celery_app)
+    wait_for("the gate", lambda: run.get_channel().get("gate_waiting"))
+    at_gate = run.progress()
+    assert at_gate == (0, celery_flows.GATED_STEPS) and not at_gate.lower_bound
+    run.get_channel().set("open", True)
+    assert run.wait(timeout=30) == "completed"
+    assert run.progress() == (celery_flows.GATED_STEPS, celery_flows.GATED_STEPS)
+
+
+def test_progress_is_a_lower_bound_once_tasks_were_added_at_run_time(celery_app):
+    run = graflow_celery.submit(celery_flows.spawning(), app=celery_app)
+    wait_for("the spawned task", lambda: run.get_channel().get("spawned_waiting"))
+    seen = run.progress()
+    assert seen.lower_bound and seen.total >= seen.ready > seen.done
+    run.get_channel().set("release", True)
+    assert run.wait(timeout=30) == "completed"
+    assert not run.progress().lower_bound

@@ -142,3 +142,19 @@ def test_runs_lists_the_newest_runs_first(on_workers: dict[str, str]) -> None:
                                             [first, "cli_doubling", "completed"]]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", line[3]) for line in lines)
     assert celery(on_workers, "runs", "--limit", "0").returncode == 2  # a usage error, said by click
+
+
+def test_the_same_commands_under_celery_dash_a(on_workers: dict[str, str]) -> None:
+    """``celery -A proj graflow ...``: Celery loads the app, our commands run with it."""
+    def celery_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "celery", "-A", APP, "graflow", *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60, env={**os.environ, **on_workers})
+
+    submitted_run = celery_cli("submit", f"{FLOWS}:doubling", "--input", "n=4")
+    assert submitted_run.returncode == 0, submitted_run.stderr
+    run_id = submitted_run.stdout.strip()
+    watched = celery_cli("watch", run_id)
+    assert watched.returncode == 0, watched.stderr
+    assert watched.stdout.splitlines()[-1] == "completed: 9"
+    unknown = celery_cli("status", "0" * 32)
+    assert unknown.returncode == 2 and "unknown run" in unknown.stderr

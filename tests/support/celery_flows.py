@@ -302,3 +302,33 @@ def options_flow(t):
     with workflow(f"options_{t.task_id}") as wf:
         wf.add(t)
     return wf
+
+
+@task(inject_context=True)
+def held_spawn(ctx: TaskContext) -> str:
+    """Added at run time by ``spawner``; holds the run until the test sets "release"."""
+    channel = ctx.get_channel()
+    channel.set("spawned_waiting", True)
+    deadline = time.monotonic() + 60
+    while not channel.get("release"):
+        if time.monotonic() > deadline:
+            raise TimeoutError("never released")
+        time.sleep(0.05)
+    return "released"
+
+
+@task(inject_context=True)
+def spawner(ctx: TaskContext) -> None:
+    ctx.next_task(held_spawn)
+
+
+@task
+def after_spawn() -> str:
+    return "after"
+
+
+def spawning():
+    """spawner adds held_spawn at run time; after_spawn follows spawner."""
+    with workflow("spawning") as wf:
+        spawner >> after_spawn
+    return wf

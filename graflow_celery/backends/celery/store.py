@@ -16,6 +16,7 @@ from graflow_celery.backends.celery.scripts import Scripts
 from graflow_celery.backends.celery.state_codec import decode_snapshot, write_state
 from graflow_celery.channels.base import ChannelEntry
 from graflow_celery.core.errors_record import short_message, storable
+from graflow_celery.core.progress import GraphShape
 from graflow_celery.core.run_state import RunState
 from graflow_celery.core.steps import (
     FINISHED,
@@ -278,6 +279,15 @@ class RedisRunStore:
     def progress(self) -> tuple[int, int]:
         applied, seq = self._r.hmget(self.keys.meta, ["applied_n", "seq"])
         return int(applied or 0), int(seq or 0)
+
+    def graph_shape(self) -> GraphShape:
+        pipe = self._r.pipeline(transaction=False)
+        pipe.get(self.keys.graph)
+        pipe.hlen(self.keys.dynamic)
+        graph_json, added = pipe.execute()
+        if graph_json is None:
+            return GraphShape(grown=bool(added))
+        return GraphShape.of_stored(graph_json, grown=bool(added))
 
     def wait(self, timeout: float | None) -> bool:
         """Block until the run has finished (pub/sub, no polling); False on timeout. Rides out a

@@ -17,6 +17,7 @@ from graflow_celery.channels.base import Channel, ChannelEntry
 from graflow_celery.core.engine import all_nodes
 from graflow_celery.core.errors_record import short_message, storable
 from graflow_celery.core.graph import TaskGraph
+from graflow_celery.core.progress import GraphShape
 from graflow_celery.core.run_state import BarrierState, RunState, ScopeState, new_run_state
 from graflow_celery.core.steps import (
     FINISHED,
@@ -40,6 +41,7 @@ class MemoryRunStore:
                  lock: threading.RLock | None = None) -> None:
         self.run_id = run_id
         self._graph = graph  # the run's own copy: nodes added at run time go here
+        self._defined = len(graph.nodes)
         self._serializer = serializer  # checks bound arguments of nodes added at run time
         self._s = RunState()
         # Transient, not part of a checkpoint: what an earlier delivery may not have sent yet.
@@ -272,6 +274,10 @@ class MemoryRunStore:
 
     def progress(self) -> tuple[int, int]:
         return len(self._s.applied), self._s.seq
+
+    def graph_shape(self) -> GraphShape:
+        with self._lock:
+            return GraphShape.of_graph(self._graph, grown=len(self._graph.nodes) > self._defined)
 
     def wait(self, timeout: float | None) -> bool:
         return self._finished.wait(timeout)

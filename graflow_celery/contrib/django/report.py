@@ -15,14 +15,16 @@ STATE_LABELS = {"pending": "pending", "executing": "running", "completed": "done
 
 
 def run_report(run: WorkflowRun) -> dict[str, Any]:
-    """Status, progress, each task's state, results, the last result or the error. The error is
+    """Status, progress (``lower_bound``: tasks added at run time may add steps), each task's
+    state, results, the last result or the error. The error is
     its type, task and one-line message - passwords in URLs masked, no traceback."""
     tasks = run.task_states()
     status = run.status()  # after the task states: a run that ended meanwhile shows its end
-    done, total = run.progress()[:2]
+    seen = run.progress()
     report: dict[str, Any] = {
         "id": run.id, "workflow": run.name, "status": status, "finished": status in FINISHED,
-        "progress": {"done": done, "total": total}, "tasks": tasks, "result": None, "error": None,
+        "progress": {"done": seen.done, "total": seen.total, "lower_bound": seen.lower_bound},
+        "tasks": tasks, "result": None, "error": None,
     }
     try:
         report["results"] = run.results()
