@@ -32,9 +32,11 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One Chromium for the session (a Playwright ``Browser``)."""
+    """One Chromium per test module (a Playwright ``Browser``). Not per session: Playwright's sync
+    API keeps an asyncio loop running in this thread while it is open, and Django then refuses
+    database calls in this process (``SynchronousOnlyOperation``) - in later tests too."""
     if not os.access(CHROMIUM, os.X_OK):
         _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
     try:
