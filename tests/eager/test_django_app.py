@@ -1,14 +1,16 @@
 """graflow_celery.contrib.django inside one process (the settings of ``django_project/``: SQLite in
 memory, Celery eager): every app's ``workflows`` module imported once the registry is ready, the
-in-process engine inside a ``TestCase``, and ``submit_on_commit`` with commits and rollbacks."""
+in-process engine inside a ``TestCase``, ``submit_on_commit`` with commits and rollbacks, and who
+may use the views."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.test import TestCase
+from django.test import Client, SimpleTestCase, TestCase, override_settings
 
 import graflow_celery
 from graflow_celery import WorkflowDiscardedError
@@ -86,3 +88,28 @@ class SubmitOnCommitTests(TestCase):
             self.assertEqual(kept.status(), "pending")
         self.assertEqual(kept.result(), 12)
         self.assertEqual(dropped.status(), "discarded")
+
+
+@override_settings(ROOT_URLCONF="graflow_celery.contrib.django.urls")
+class ViewAccessTests(SimpleTestCase):
+    def test_without_a_setting_only_staff_may_look(self):
+        client = Client()
+        self.assertEqual(client.get("/api/runs/").status_code, 403)  # no logged-in staff user here
+        self.assertEqual(client.get("/api/runs/some-run/").status_code, 403)
+        self.assertEqual(client.post("/api/runs/some-run/cancel/").status_code, 403)
+        self.assertEqual(client.get("/runs/some-run/").status_code, 403)
+
+    @override_settings(CELERY_GRAFLOW_VIEWS_ACCESS="graflow_celery.contrib.django.access.anyone")
+    def test_the_setting_names_who_may(self):
+        client = Client()
+        response = client.get("/api/runs/")
+        self.assertEqual((response.status_code, response.json()), (200, {"runs": []}))  # eager: none stored
+        response = client.get("/api/runs/some-run/")
+        self.assertEqual(response.status_code, 404)
+        self.assertIn("eagerly", response.json()["error"])
+        self.assertEqual(client.get("/api/runs/?limit=nope").status_code, 400)
+
+    @override_settings(CELERY_GRAFLOW_VIEWS_ACCESS="no.such.module.check")
+    def test_a_setting_that_names_nothing_is_a_clear_error(self):
+        with self.assertRaisesMessage(ImproperlyConfigured, "VIEWS_ACCESS = 'no.such.module.check'"):
+            Client().get("/api/runs/")

@@ -18,7 +18,7 @@ from django.utils.module_loading import import_string
 from graflow_celery.contrib.django.project import celery_app
 
 Action = Literal["list", "view", "cancel"]
-Check = Callable[[HttpRequest, "str | None", Action], bool]
+Check = Callable[[HttpRequest, str | None, Action], bool]
 
 
 def staff_only(request: HttpRequest, run_id: str | None, action: Action) -> bool:

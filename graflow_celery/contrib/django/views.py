@@ -7,6 +7,7 @@ otherwise). Cancelling is a POST, under Django's CSRF protection like any form.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
@@ -51,10 +52,17 @@ def _limit(request: HttpRequest) -> int:
 # --- JSON ----------------------------------------------------------------------------------------------
 
 
+def _report(run: WorkflowRun) -> dict[str, Any]:
+    try:
+        return run_report(run)
+    except ConfigurationError as exc:  # its state expired since it was found
+        raise Refused(404, str(exc)) from exc
+
+
 @require_GET
 def run_json(request: HttpRequest, run_id: str) -> HttpResponse:
     try:
-        return json_response(run_report(_run(request, run_id, "view")))
+        return json_response(_report(_run(request, run_id, "view")))
     except Refused as exc:
         return json_response({"error": str(exc)}, status=exc.status)
 
@@ -95,19 +103,21 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
     """The run's graph with each task's state, refreshed while the run goes on."""
     try:
         run = _run(request, run_id, "view")
+        report = _report(run)
+        graph = run.graph()
     except Refused as exc:
         if exc.status == 404:
             raise Http404(str(exc)) from exc
         return HttpResponse(str(exc), status=exc.status, content_type="text/plain")
-    report = run_report(run)
-    graph = run.graph()
+    except ConfigurationError as exc:
+        raise Http404(str(exc)) from exc
     rows = layout(graph)
     mark(rows, report["tasks"], STATE_LABELS)
     return render(request, "graflow/run.html", {
         "run": report, "rows": rows, "labels": STATE_LABELS, "mermaid": pictures.to_mermaid(graph),
         "result": json.dumps(report["result"], cls=RunJSONEncoder, indent=2),
         "api_url": reverse("graflow:api-run", args=[run.id]),
-        "cancel_url": reverse("graflow:api-cancel", args=[run.id]),
+        "cancel_url": reverse("graflow:api-cancel", args=[run.id]), "page_url": request.get_full_path(),
         "can_cancel": not report["finished"] and allowed(request, run.id, "cancel"),
         # followed until nothing changes any more: a cancelled run's step may still be running
         "live": not report["finished"] or "executing" in report["tasks"].values(),
