@@ -1,5 +1,6 @@
-# The image the compose stack's workers and Flower run: graflow-celery and Flower installed at
-# build time, the examples beside them in /app (importable as `examples`), a non-root user.
+# The image the compose stack's workers, Flower and the example shop run: graflow-celery, Flower,
+# Django, psycopg and gunicorn installed at build time, the examples beside them in /app
+# (importable as `examples`; the shop in /app/examples/django_site), a non-root user.
 #   docker compose build        (or: docker build -t graflow-celery-examples .)
 FROM python:3.11-slim
 
@@ -13,7 +14,7 @@ WORKDIR /app
 # The project first (its layer is rebuilt only when the package changes), then the examples.
 COPY pyproject.toml README.md ./
 COPY graflow_celery ./graflow_celery
-RUN pip install . "flower>=2"
+RUN pip install . "flower>=2" "django>=4.2" "psycopg[binary]>=3.1" "gunicorn>=21"
 COPY examples ./examples
 
 RUN useradd --create-home --uid 10001 graflow

@@ -240,6 +240,15 @@ class WorkflowCancelledError(WorkflowRuntimeError):
         self.task_id = task_id
 
 
+class WorkflowDiscardedError(WorkflowCancelledError):
+    """The run never started: it was submitted on commit and the transaction rolled back."""
+
+    def __init__(self, message: str) -> None:
+        WorkflowRuntimeError.__init__(self, f"workflow discarded: {message}")
+        self.message = message
+        self.task_id = None
+
+
 class WorkflowInterruptedError(WorkflowRuntimeError):
     """A shutdown signal stopped an in-process run; ``checkpoint_path`` resumes it."""
 

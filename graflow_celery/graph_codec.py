@@ -38,6 +38,26 @@ class _MemberRef(Executable):
         return self._id
 
 
+def graph_shape(raw: str | bytes, added: dict[str, bytes] | None = None) -> TaskGraph:
+    """A stored graph's shape - ids, edges, groups and their members - without importing any
+    task's code: each task is a placeholder, which is all a picture needs. ``added``: the specs
+    of nodes added at run time (they have no edges)."""
+    data = json.loads(raw)
+    specs = {**data["nodes"], **{node: json.loads(spec) for node, spec in (added or {}).items()}}
+    graph = TaskGraph()
+    for node_id, spec in specs.items():
+        if spec.get("type") == "group":
+            members = [_MemberRef(m) for m in spec["members"]]
+            graph.add_node(ParallelGroup(members, name=node_id, register=False))
+        else:
+            graph.add_node(_MemberRef(node_id))
+    for src, dst in data["edges"]:
+        graph.add_edge(src, dst)
+    for node_id, owner in data["owners"].items():
+        graph.set_owner(node_id, owner)
+    return graph
+
+
 def import_path(func: Any) -> str:
     return f"{func.__module__}:{func.__qualname__}"
 

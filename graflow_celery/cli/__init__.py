@@ -16,7 +16,7 @@ from graflow_celery.cli.progress import StepProgress, interactive
 from graflow_celery.core import events
 from graflow_celery.errors import GraflowError, WorkflowTimeoutError
 
-ENDED = {"completed": 0, "failed": 1, "cancelled": 2}  # exit code of `watch` per final status
+ENDED = {"completed": 0, "failed": 1, "cancelled": 2, "discarded": 2}  # `watch`'s exit code per final status
 
 
 @click.group()
@@ -28,7 +28,8 @@ ENDED = {"completed": 0, "failed": 1, "cancelled": 2}  # exit code of `watch` pe
 def main(ctx: click.Context, app: str | None, log_level: str) -> None:
     """Run Graflow workflows in this process or on Celery workers."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = app
+    if app is not None or ctx.obj is None:  # else the caller gave the app object (manage.py graflow)
+        ctx.obj = app
 
 
 def _run(ctx: click.Context, run_id: str) -> Any:
@@ -99,12 +100,16 @@ def submit(ctx: click.Context, workflow: str, inputs: tuple[str, ...], queue: st
 
 @main.command()
 @click.argument("run_id", metavar="RUN")
+@click.option("--tasks", is_flag=True, help="Also a line per task: its id and state.")
 @click.pass_context
-def status(ctx: click.Context, run_id: str) -> None:
+def status(ctx: click.Context, run_id: str, tasks: bool) -> None:
     """Print a run's status and progress (steps done/made ready)."""
     handle = _run(ctx, run_id)
+    states = handle.task_states() if tasks else {}
     seen = handle.progress()
     click.echo(f"{handle.id} {handle.name} {handle.status()} {_steps(seen)}")
+    for task_id, state in states.items():
+        click.echo(f"  {task_id} {state}")
 
 
 @main.command()
@@ -112,7 +117,7 @@ def status(ctx: click.Context, run_id: str) -> None:
 @click.option("--timeout", type=float, default=None, help="Give up after this many seconds (exit 3).")
 @click.pass_context
 def watch(ctx: click.Context, run_id: str, timeout: float | None) -> None:
-    """Follow a run until it ends. Exit code: 0 completed, 1 failed, 2 cancelled."""
+    """Follow a run until it ends. Exit code: 0 completed, 1 failed, 2 cancelled or discarded."""
     handle = _run(ctx, run_id)
     deadline = None if timeout is None else time.monotonic() + timeout
     shown = None
@@ -149,6 +154,19 @@ def cancel(ctx: click.Context, run_id: str) -> None:
     else:
         click.echo(f"{handle.id} had already ended: {handle.status()}", err=True)
         raise SystemExit(1)
+
+
+@main.command()
+@click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(min=1),
+              help="How many of the newest runs.")
+@click.pass_context
+def runs(ctx: click.Context, limit: int) -> None:
+    """List the app's newest runs, newest first: id, workflow, status, submitted at (UTC)."""
+    from graflow_celery.backends.celery import recent_runs
+
+    for summary in recent_runs(load_app(ctx.obj), limit=limit):
+        when = summary.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        click.echo(f"{summary.id} {summary.workflow} {summary.status} {when}")
 
 
 @click.group("graflow", commands=main.commands)

@@ -31,8 +31,12 @@ def _import(module_name: str) -> Any:
 
 def load_workflow(spec: str) -> WorkflowContext:
     """``module:name``: the module's attribute ``name`` (a workflow, or a function without
-    arguments that builds one), else the workflow defined under that name by importing it."""
+    arguments that builds one), else the workflow defined under that name by importing it.
+    A name alone: a workflow this process has defined already (``manage.py graflow`` has
+    imported every app's ``workflows`` module)."""
     module_name, sep, name = spec.partition(":")
+    if not sep and spec in workflows():
+        return workflows()[spec]
     if not sep or not module_name or not name:
         raise CliError(f"expected MODULE:WORKFLOW, got {spec!r}")
     module = _import(module_name)
@@ -51,7 +55,7 @@ def load_workflow(spec: str) -> WorkflowContext:
 
 def load_app(spec: Any) -> Any:
     """The Celery app of ``--app``, found the way ``celery -A`` finds it (or the app itself, under
-    ``celery -A proj graflow``)."""
+    ``celery -A proj graflow`` and ``manage.py graflow``)."""
     if spec is not None and not isinstance(spec, str):
         return spec
     if not spec:

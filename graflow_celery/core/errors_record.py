@@ -18,6 +18,7 @@ from graflow_celery.errors import (
     RetryLimitExceededError,
     TaskError,
     WorkflowCancelledError,
+    WorkflowDiscardedError,
 )
 from graflow_celery.redact import exception_message, exception_traceback, redact
 
@@ -75,6 +76,8 @@ def to_exception(record: dict[str, Any]) -> GraflowError:
         return CycleLimitExceededError(record["task_id"], record["cycle_count"], record["max_cycles"])
     if kind == "max_steps":
         return MaxStepsExceededError(record["max_steps"], record["task_id"])
+    if kind == "discarded":
+        return WorkflowDiscardedError(record["message"])
     if kind == "cancelled":
         return WorkflowCancelledError(record["message"], record.get("task_id"))
     if kind == "config":

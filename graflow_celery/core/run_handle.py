@@ -19,12 +19,14 @@ from graflow_celery.core.events import RunInfo
 from graflow_celery.core.progress import GraphShape, Progress, progress
 from graflow_celery.core.run_state import reopen
 from graflow_celery.core.steps import Step
+from graflow_celery.core.task_states import TaskState, task_states
 from graflow_celery.errors import WorkflowTimeoutError
 from graflow_celery.redact import describe
 
 if TYPE_CHECKING:
     from graflow_celery.channels.base import Channel
     from graflow_celery.core.backend import RunStore
+    from graflow_celery.core.graph import TaskGraph
     from graflow_celery.serialization import Serializer
 
 _NO_SHAPE = GraphShape()
@@ -47,6 +49,10 @@ class StoredRun(Protocol):
     @property
     def name(self) -> str:
         """The workflow's name."""
+        ...
+
+    def graph(self) -> TaskGraph:
+        """The run's graph - as submitted, plus the tasks added at run time so far."""
         ...
 
     def send(self, steps: list[Step]) -> None:
@@ -87,7 +93,8 @@ class RunHandle:
         return self._run.name
 
     def status(self) -> str:
-        """"pending" (stored, not started), "running", "completed", "failed", "cancelled", or
+        """"pending" (stored, not started), "running", "completed", "failed", "cancelled",
+        "discarded" (never started: submitted on commit, and the transaction rolled back), or
         "missing" (its state expired)."""
         return self._store.status()
 
@@ -138,6 +145,19 @@ class RunHandle:
         running = self._store.status() in ("pending", "running")
         frontier = self._store.frontier().values() if running else ()
         return progress(done, ready, running, frontier, self._store.graph_shape() if running else _NO_SHAPE)
+
+    def graph(self) -> TaskGraph:
+        """The run's graph, tasks added at run time included - for a picture
+        (``core/pictures.py``). A run in Redis gives its shape only: ids, edges and groups, without
+        importing any task's code."""
+        return self._run.graph()
+
+    def task_states(self) -> dict[str, TaskState]:
+        """Each task's (and group's) state by id: "pending", "executing", "completed", "failed" or
+        "skipped" (``core/task_states.py``)."""
+        executing = self._store.executing()  # read first: a step that ends meanwhile has a result
+        state, _ = self._store.snapshot(self._run.channel)
+        return task_states(self.graph().nodes, state, executing)
 
     def cancel(self, message: str = "cancelled by run.cancel()") -> bool:
         """Cancel the run: nothing more is queued, steps not yet started are stopped and do

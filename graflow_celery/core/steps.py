@@ -19,9 +19,10 @@ ROOT_SCOPE = ""  # the run itself; a branch of a group is "<group step id>/<memb
 StepPhase = Literal["run", "judge", "skip"]
 TransitionKind = Literal["completed", "launched", "skipped", "failed", "cancelled"]
 RunEnd = Literal["terminated", "cancelled", "failed"]
-# "missing": the run is unknown, or its state expired
-RunStatus = Literal["pending", "running", "completed", "failed", "cancelled", "missing"]
-FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+# "pending": stored, not started; "discarded": stored and never started (the transaction that
+# submitted it rolled back); "missing": the run is unknown, or its state expired
+RunStatus = Literal["pending", "running", "completed", "failed", "cancelled", "discarded", "missing"]
+FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled", "discarded"})
 
 
 @quick_init

@@ -61,7 +61,7 @@ class TaskWrapper(Executable):
         if max_cycles is not None and max_cycles < 0:
             raise GraphDefinitionError(f"task {id!r}: max_cycles must be >= 0, got {max_cycles}")
         self._id = id
-        self.func = func
+        self.func: Callable[..., Any] = func
         self.inject_context = inject_context
         self.resolve_keyword_args = resolve_keyword_args
         self.retry_policy = retry_policy

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -127,6 +128,20 @@ def test_unknown_run_and_missing_app_exit_2(on_workers: dict[str, str]) -> None:
     assert "unknown run" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     no_app = cli("status", "0" * 32)
     assert no_app.returncode == 2 and "--app" in no_app.stderr
+
+
+def test_runs_lists_the_newest_runs_first(on_workers: dict[str, str]) -> None:
+    first = submitted(on_workers, "doubling")
+    second = submitted(on_workers, "failing")
+    assert celery(on_workers, "watch", first).returncode == 0
+    assert celery(on_workers, "watch", second).returncode == 1
+    listed = celery(on_workers, "runs", "--limit", "2")
+    assert listed.returncode == 0, listed.stderr
+    lines = [line.split() for line in listed.stdout.splitlines()]
+    assert [line[:3] for line in lines] == [[second, "cli_broken", "failed"],
+                                            [first, "cli_doubling", "completed"]]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", line[3]) for line in lines)
+    assert celery(on_workers, "runs", "--limit", "0").returncode == 2  # a usage error, said by click
 
 
 def test_the_same_commands_under_celery_dash_a(on_workers: dict[str, str]) -> None:

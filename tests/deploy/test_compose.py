@@ -9,7 +9,10 @@
   arguments (password, append-only file) on a free port, its healthcheck; a worker with the
   environment the file gives it (the host ``redis`` replaced by 127.0.0.1 and the port), its
   healthcheck; the file's ``docker compose run --rm worker ...`` command; Flower with its basic
-  auth, its healthcheck, and its API (answers with the credentials, refuses without).
+  auth, its healthcheck, and its API (answers with the credentials, refuses without); the shop's
+  web and worker services, in their working directory, on a database of their own on the
+  machine's PostgreSQL - migrated and served by the web command, an order placed and its run
+  completed by the worker, both healthchecks passing.
 """
 
 from __future__ import annotations
@@ -36,14 +39,20 @@ import pytest
 import redis
 import yaml
 
+from tests.conftest import in_ci
+from tests.support.postgres import PostgresUnavailable, PrivateDatabase
 from tests.support.redis_server import free_port
-from tests.support.wait import wait_until
+from tests.support.wait import wait_for, wait_until
+from tests.support.web_client import Client
 from tests.support.workers import ROOT
 
 HERE = Path(__file__).resolve().parent
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-SECRETS = {"REDIS_PASSWORD": "s3cret-Pass_1", "FLOWER_USER": "admin", "FLOWER_PASSWORD": "fl0wer-pass"}
+SECRETS = {"REDIS_PASSWORD": "s3cret-Pass_1", "FLOWER_USER": "admin", "FLOWER_PASSWORD": "fl0wer-pass",
+           "POSTGRES_PASSWORD": "pg-Pass_2", "DJANGO_SECRET_KEY": "shop-key-3"}
+EXAMPLES = ("worker", "flower")  # services running examples/celery_app.py
+SHOP = ("web", "shop-worker")  # services running the example shop, examples/django_site
 
 _VAR = re.compile(r"\$(?:\$|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
                   r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
@@ -125,7 +134,7 @@ def test_compose_file_refuses_to_start_without_its_secrets():
 def test_compose_stack_has_healthchecks_dependencies_and_volumes():
     doc = compose()
     services = doc["services"]
-    assert {"redis", "worker", "flower"} <= set(services)
+    assert {"redis", "worker", "flower", "postgres", *SHOP} <= set(services)
     redis_argv = " ".join(as_argv(services["redis"]["command"]))
     assert "--appendonly yes" in redis_argv and "--requirepass" in redis_argv
     assert services["redis"]["environment"]["REDIS_PASSWORD"] == SECRETS["REDIS_PASSWORD"]
@@ -137,10 +146,17 @@ def test_compose_stack_has_healthchecks_dependencies_and_volumes():
         assert "healthcheck" in service, f"{name} has no healthcheck"
         argv = " ".join(as_argv(service.get("command", [])))
         assert "pip install" not in argv, f"{name} installs at start; the image should have it"
-        if name != "redis":
+        if name in EXAMPLES + SHOP:
             assert service["build"] == "." and service["image"], name
+        if name in EXAMPLES:
             url = service["environment"]["GRAFLOW_BROKER_URL"]
             assert url == f"redis://:{SECRETS['REDIS_PASSWORD']}@redis:6379/0", name
+        if name in SHOP:  # a Redis database of its own, and PostgreSQL with the password
+            shop_env = service["environment"]
+            assert shop_env["REDIS_URL"] == f"redis://:{SECRETS['REDIS_PASSWORD']}@redis:6379/1", name
+            assert shop_env["DATABASE_URL"] == f"postgres://shop:{SECRETS['POSTGRES_PASSWORD']}@postgres:5432/shop"
+            assert shop_env["DJANGO_SECRET_KEY"] == SECRETS["DJANGO_SECRET_KEY"]
+            assert set(service["depends_on"]) == {"redis", "postgres"}, name
         for needed, how in service.get("depends_on", {}).items():
             assert needed in services, f"{name} depends on unknown {needed}"
             assert how["condition"] == "service_healthy", (name, needed)
@@ -149,6 +165,11 @@ def test_compose_stack_has_healthchecks_dependencies_and_volumes():
     assert services["flower"]["environment"]["FLOWER_BASIC_AUTH"] == "admin:fl0wer-pass"
     assert "--port=5555" in as_argv(services["flower"]["command"])
     assert "5555:5555" in services["flower"]["ports"]
+    assert "8000:8000" in services["web"]["ports"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == SECRETS["POSTGRES_PASSWORD"]
+    for mount in services["postgres"]["volumes"]:
+        source, target = mount.split(":")[:2]
+        assert target == "/var/lib/postgresql/data" and source in doc["volumes"]
 
 
 def test_dockerfile_installs_the_project_and_examples_at_build_time_as_non_root():
@@ -228,10 +249,12 @@ def test_redis_command_requires_the_password_and_keeps_an_append_only_file(stack
 class Service:
     """One service's command, run here as a process group, its output in a log file."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path,
+                 cwd: Path = ROOT) -> None:
         self.log = log_dir / f"{name}.log"
+        self.cwd = cwd
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
 
     def tail(self) -> str:
@@ -325,3 +348,57 @@ def test_healthcheck_timeouts_fit_their_intervals():
             return float(text.rstrip("s"))
 
         assert seconds(check["timeout"]) <= seconds(check["interval"])
+
+
+def test_shop_services_commands_migrate_serve_and_run_an_order(stack_redis, tmp_path):
+    try:
+        db = PrivateDatabase("graflow_compose").create()
+    except PostgresUnavailable as exc:
+        if in_ci():
+            pytest.fail(f"PostgreSQL is needed in CI: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+    port = stack_redis
+    services = compose()["services"]
+    hostname = socket.gethostname()
+    web_port = free_port()
+    started: list[Service] = []
+
+    def run(name: str, **extra: str) -> tuple[Service, dict[str, str]]:
+        service = services[name]
+        env = local_env(service, port, DATABASE_URL=db.url, **extra)  # its own database, user postgres
+        argv = [arg.replace("0.0.0.0:8000", f"127.0.0.1:{web_port}") for arg in as_argv(service["command"])]
+        cwd = ROOT / service["working_dir"].removeprefix("/app/")
+        started.append(Service(name, argv, env, tmp_path, cwd=cwd))
+        return started[-1], env
+
+    try:
+        worker, worker_env = run("shop-worker", HOSTNAME=hostname)
+        web, web_env = run("web")
+        wait_until(lambda: worker.proc.poll() is not None or b"ready." in worker.log.read_bytes(), 60,
+                   "the shop's worker to start")
+        assert worker.proc.poll() is None, worker.tail()
+        check = healthcheck_argv(services["shop-worker"])
+        health = subprocess.run(check, env=worker_env, capture_output=True, text=True, timeout=30,
+                                cwd=worker.cwd)
+        assert health.returncode == 0, health.stdout + health.stderr
+
+        web_check = [arg.replace(":8000/", f":{web_port}/") for arg in healthcheck_argv(services["web"])]
+
+        def web_healthy() -> bool:
+            assert web.proc.poll() is None, web.tail()
+            return subprocess.run(web_check, env=web_env, capture_output=True, timeout=15).returncode == 0
+
+        wait_until(web_healthy, 60, "the web service's healthcheck to pass")  # migrated, then serving
+        client = Client(f"http://127.0.0.1:{web_port}")
+        status, headers, _ = client.request("POST", "/", {"item": "lamp", "quantity": "1"})
+        assert status == 302, web.tail()
+        run_page = headers["Location"]
+        api = run_page.replace("/workflows/runs/", "/workflows/api/runs/")
+        report = wait_for("the order's run to finish",
+                          lambda: (r := client.json(api)[1])["finished"] and r, 30)
+        assert report["status"] == "completed", report
+        assert client.request("GET", run_page)[0] == 200
+    finally:
+        for service in started:
+            service.stop()
+        db.drop()

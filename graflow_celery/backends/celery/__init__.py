@@ -5,7 +5,14 @@ from __future__ import annotations
 from celery import Celery
 
 from graflow_celery.backends.celery import handoff, redis_channel_runs, worker  # noqa: F401 (registers "redis")
-from graflow_celery.backends.celery.run import WorkflowRun, celery_run, resume, runs_for, submit
+from graflow_celery.backends.celery.run import (
+    WorkflowRun,
+    celery_run,
+    recent_runs,
+    resume,
+    runs_for,
+    submit,
+)
 from graflow_celery.backends.celery.sweep import add_sweep
 from graflow_celery.celery_task_step import CeleryTaskStep, from_celery
 from graflow_celery.core.context import register_run_factory
@@ -28,4 +35,5 @@ def install(app: Celery, **settings: object) -> Celery:
     return app
 
 
-__all__ = ["CeleryTaskStep", "WorkflowRun", "from_celery", "handoff", "install", "resume", "submit"]
+__all__ = ["CeleryTaskStep", "WorkflowRun", "from_celery", "handoff", "install", "recent_runs", "resume",
+           "submit"]

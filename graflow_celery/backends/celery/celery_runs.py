@@ -7,6 +7,7 @@ from typing import Any
 
 from graflow_celery.backends.celery import run_events
 from graflow_celery.backends.celery.dispatcher import message_id
+from graflow_celery.backends.celery.run_index import RunIndex
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.backends.celery.store import RedisRunStore
 from graflow_celery.backends.celery.worker import ENGINE, RETRYABLE
@@ -16,6 +17,7 @@ from graflow_celery.core.context import ExecutionContext, RunLimits
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import Step
 from graflow_celery.errors import ConfigurationError
+from graflow_celery.graph_codec import graph_shape
 from graflow_celery.redact import redact
 from graflow_celery.serialization import Serializer
 
@@ -34,6 +36,14 @@ class CeleryRun:
     @property
     def name(self) -> str:
         return self._runtime.workflow_name(self.run_id)
+
+    def graph(self) -> TaskGraph:
+        """The run's shape (``graph_shape``): no task's code is imported."""
+        keys = self.store.keys
+        raw, added = self._runtime.client.get(keys.graph), self._runtime.client.hgetall(keys.dynamic)
+        if raw is None:
+            raise ConfigurationError(f"run {self.run_id} does not exist (unknown id, or its state expired)")
+        return graph_shape(raw, {node.decode(): spec for node, spec in added.items()})
 
     def send(self, steps: list[Step]) -> None:
         context = self._runtime.context_for(self.run_id)  # its graph routes each step to its queue
@@ -60,16 +70,29 @@ class CeleryRuns:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        settings = runtime.settings
+        self.index = RunIndex(runtime.client, runtime.app.main or "default", settings.run_index_size,
+                              settings.state_ttl)
 
     def new_run(self, graph: TaskGraph, name: str, start_node: str | None, limits: RunLimits,
                 run_id: str | None = None, queue: str | None = None) -> ExecutionContext:
         start = graph.resolve_start(start_node)
         graph.validate()
-        return self.runtime.new_run(graph, name, start, limits, run_id=run_id, queue=queue)
+        context = self.runtime.new_run(graph, name, start, limits, run_id=run_id, queue=queue)
+        self.index.add(context.run_id)
+        return context
 
     def restore(self, checkpoint: Checkpoint, run_id: str | None = None,
                 queue: str | None = None) -> ExecutionContext:
-        return self.runtime.restore(checkpoint, run_id=run_id, queue=queue)
+        context = self.runtime.restore(checkpoint, run_id=run_id, queue=queue)
+        self.index.add(context.run_id)
+        return context
+
+    def stored(self, context: ExecutionContext) -> CeleryRun:
+        return CeleryRun(self.runtime, context.run_id)
+
+    def discard(self, context: ExecutionContext, reason: str) -> bool:
+        return context.store.discard(reason)  # it never started: nothing was announced, nothing sent
 
     def start(self, context: ExecutionContext, inputs: dict[str, Any] | None = None) -> CeleryRun:
         context.start(ENGINE)

@@ -64,6 +64,12 @@ class EagerRuns:
             context.final_result()  # raises if it failed or was cancelled
         return InProcessRun(context)
 
+    def stored(self, context: ExecutionContext) -> InProcessRun:
+        return InProcessRun(context)
+
+    def discard(self, context: ExecutionContext, reason: str) -> bool:
+        return context.store.discard(reason)
+
     def attach(self, run_id: str) -> InProcessRun:
         raise ConfigurationError(
             f"cannot re-attach to run {run_id!r}: the Celery app {self.app.main!r} runs workflows "

@@ -1,9 +1,9 @@
 """Every Redis key a run uses, in one place.
 
 All keys of a run share the hash tag ``{run_id}``, so they live in one Redis Cluster slot and one
-Lua script may touch them all. Every key gets the run's TTL. One key belongs to no run:
-``LEASE_INDEX``, where live workers look for the leases of dead ones; it sits in its own slot, so
-no script of a run touches it.
+Lua script may touch them all. Every key gets the run's TTL. Two kinds of keys belong to no run:
+``LEASE_INDEX``, where live workers look for the leases of dead ones, and the run index of each
+app (``run_index_key``); they sit in slots of their own, so no script of a run touches them.
 
 A run id comes from a safe alphabet (``RUN_ID_RULE``): no braces, so the hash tag is exactly the
 run id; no colons or spaces, so one run's keys never look like another's. Channel and lock keys
@@ -23,6 +23,15 @@ PREFIX = "gfc"
 # sorted set: "<run id>|<step id>|<lease token>" -> when that lease expires (ms, Redis time). Only a
 # hint where to look: the run's own leases hash decides, and stale members are tolerated.
 LEASE_INDEX = f"{PREFIX}:leases"
+
+# sorted set per Celery app: run id -> when it was submitted (s); the newest runs of the app
+# (``run_index.py``). Its own slot too: a run's scripts never touch it.
+RUN_INDEX = f"{PREFIX}:runs"
+
+
+def run_index_key(app_name: str) -> str:
+    return f"{RUN_INDEX}:{app_name}"
+
 
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 RUN_ID_RULE = ("1 to 100 characters from A-Z, a-z, 0-9, '_', '.' and '-', starting with a letter or a "

@@ -16,6 +16,7 @@ from celery import Celery
 from graflow_celery.backends.celery.celery_runs import CeleryRuns
 from graflow_celery.backends.celery.eager import EagerRuns, eager
 from graflow_celery.backends.celery.keys import RUN_ID_PATTERN
+from graflow_celery.backends.celery.run_index import RunSummary
 from graflow_celery.backends.celery.runtime import Runtime, resolve_app
 from graflow_celery.checkpoints import Checkpoint
 from graflow_celery.core.context import (
@@ -51,6 +52,14 @@ class Runs(Protocol):
         """An existing run, by id (``ConfigurationError`` if there is none)."""
         ...
 
+    def stored(self, context: ExecutionContext) -> StoredRun:
+        """A run built by ``new_run``, started or not."""
+        ...
+
+    def discard(self, context: ExecutionContext, reason: str) -> bool:
+        """A run built by ``new_run`` will never start: it reads "discarded" (False if it had started)."""
+        ...
+
 
 def runs_for(app: Celery) -> Runs:
     """The app's runs: in Redis, run by its workers - or, in eager mode, in this process."""
@@ -71,7 +80,7 @@ class WorkflowRun(RunHandle):
 
     @classmethod
     def _started(cls, app: Celery, run: StoredRun) -> WorkflowRun:
-        """The handle on a run this process has just started: nothing to look up."""
+        """The handle on a run this process has just stored or started: nothing to look up."""
         handle = cls.__new__(cls)
         handle.app = app
         RunHandle.__init__(handle, run)
@@ -104,6 +113,44 @@ def submit(
     """Start ``workflow`` on the app's Celery workers and return at once - or, when the app is in
     eager mode (``task_always_eager``), run it here and return it finished. ``inputs`` become
     channel values (and so fill task parameters of the same name)."""
+    return prepare(workflow, inputs, app=app, queue=queue, start_node=start_node, max_steps=max_steps,
+                   max_cycles=max_cycles, run_id=run_id).start()
+
+
+class PreparedRun:
+    """A run stored and not started: its ``handle`` reads "pending" until ``start()``, and
+    "discarded" after ``discard()``."""
+
+    def __init__(self, runs: Runs, context: ExecutionContext, inputs: dict[str, Any] | None,
+                 handle: WorkflowRun) -> None:
+        self._runs = runs
+        self._context = context
+        self._inputs = inputs
+        self.handle = handle
+
+    def start(self) -> WorkflowRun:
+        """Send its first step to the workers (in eager mode: run it here, to its end)."""
+        self._runs.start(self._context, self._inputs)
+        return self.handle
+
+    def discard(self, reason: str) -> bool:
+        """It will never start; False if it had started."""
+        return self._runs.discard(self._context, reason)
+
+
+def prepare(
+    workflow: WorkflowContext | str,
+    inputs: dict[str, Any] | None = None,
+    *,
+    app: Celery | None = None,
+    queue: str | None = None,
+    start_node: str | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    max_cycles: int = DEFAULT_MAX_CYCLES,
+    run_id: str | None = None,
+) -> PreparedRun:
+    """``submit`` in two halves: store the run (checked, its id known, its inputs in its channel)
+    now, start it later - ``submit_on_commit`` starts it when the transaction commits."""
     app = resolve_app(app)
     wf = _workflow(workflow)
     runs = runs_for(app)
@@ -111,7 +158,19 @@ def submit(
                            queue=queue)
     for key, value in (inputs or {}).items():
         context.channel.set(key, value)
-    return WorkflowRun._started(app, runs.start(context, inputs))
+    return PreparedRun(runs, context, inputs, WorkflowRun._started(app, runs.stored(context)))
+
+
+def recent_runs(app: Celery | None = None, limit: int = 50) -> list[RunSummary]:
+    """The app's newest runs, newest first - id, workflow, status, submitted at - from its run
+    index (``graflow_run_index_size`` runs at most; a run whose state expired is left out). An app
+    in eager mode stores no runs: none."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigurationError(f"limit must be a whole number >= 1, got {limit!r}")
+    app = resolve_app(app)
+    if eager(app):
+        return []
+    return CeleryRuns(Runtime.for_app(app)).index.recent(limit)
 
 
 def resume(checkpoint: str | os.PathLike[str] | Checkpoint, *, app: Celery | None = None,

@@ -38,8 +38,9 @@ class Scripts:
         first, ready, *ended = self._apply(keys=keys, args=[transition_json, result, ttl, done_channel])
         return bool(first), ready, (ended[0].decode() or None) if ended else None
 
-    def end_run(self, meta_key: str, status: str, error_json: str, done_channel: str) -> bool:
-        ended: Any = self._end_run(keys=[meta_key], args=[status, error_json, done_channel])
+    def end_run(self, meta_key: str, status: str, error_json: str, done_channel: str,
+                only_from: str = "running") -> bool:
+        ended: Any = self._end_run(keys=[meta_key], args=[status, error_json, done_channel, only_from])
         return bool(ended)
 
     def retry_step(self, frontier_key: str, outbox_key: str, leases_key: str, step_id: str, attempt: int,

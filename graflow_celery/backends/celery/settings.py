@@ -20,6 +20,8 @@ from graflow_celery.backends.celery.store import DEFAULT_TTL
 from graflow_celery.errors import ConfigurationError
 from graflow_celery.redact import redact
 
+DEFAULT_RUN_INDEX_SIZE = 1000
+
 
 @dataclass(frozen=True)
 class GraflowSettings:
@@ -33,6 +35,7 @@ class GraflowSettings:
     # for a Sentinel state_url: master_name, sentinel_kwargs, ... (state_redis.py); read from
     # graflow_state_transport_options, else broker_transport_options when state_url is the broker's
     state_transport_options: Mapping[str, Any] = field(default_factory=dict)
+    run_index_size: int = DEFAULT_RUN_INDEX_SIZE  # runs the app's index keeps (recent_runs); 0: none
 
     @classmethod
     def from_app(cls, app: Celery) -> GraflowSettings:
@@ -56,7 +59,8 @@ class GraflowSettings:
             raise ConfigurationError(f"graflow_state_ttl must be a positive number of seconds, got {ttl}")
         return cls(url, ttl, conf.get("graflow_default_queue"), conf.get("graflow_pickle_key"),
                    step_lease=_step_lease(conf.get("graflow_step_lease")),
-                   state_transport_options=dict(options or {}))
+                   state_transport_options=dict(options or {}),
+                   run_index_size=_run_index_size(conf.get("graflow_run_index_size")))
 
 
 def _step_lease(raw: Any) -> float:
@@ -70,3 +74,12 @@ def _step_lease(raw: Any) -> float:
     if not (math.isfinite(seconds) and seconds >= 1):
         raise ConfigurationError(f"graflow_step_lease must be a number of seconds >= 1, got {raw!r}")
     return seconds
+
+
+def _run_index_size(raw: Any) -> int:
+    """``graflow_run_index_size``: how many of the newest runs ``recent_runs`` can list (0: no index)."""
+    if raw is None:
+        return DEFAULT_RUN_INDEX_SIZE
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise ConfigurationError(f"graflow_run_index_size must be a whole number >= 0, got {raw!r}")
+    return raw

@@ -221,9 +221,17 @@ class RedisRunStore:
     def cancel(self, message: str) -> bool:
         return self._end("cancelled", {"kind": "cancelled", "message": message, "task_id": None})
 
-    def _end(self, status: str, record: dict[str, Any]) -> bool:
+    def discard(self, message: str) -> bool:
+        return self._end("discarded", {"kind": "discarded", "message": message, "task_id": None},
+                         only_from="pending")
+
+    def _end(self, status: str, record: dict[str, Any], only_from: str = "running") -> bool:
         return self._scripts.end_run(self.keys.meta, status, json.dumps(storable(record)),
-                                     self.keys.done_channel)
+                                     self.keys.done_channel, only_from)
+
+    def executing(self) -> set[str]:
+        """Steps holding a lease (``leases.py``): taken when a step is admitted, gone when it ends."""
+        return {step_id.decode() for step_id in self._r.hkeys(self.keys.leases)}
 
     # --- reading -----------------------------------------------------------------------------------
 

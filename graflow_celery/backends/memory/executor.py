@@ -36,6 +36,18 @@ logger = logging.getLogger("graflow_celery.memory")
 _STOP = None
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+# Conditions under which a run keeps every step in the thread that launches it, whatever
+# max_workers says: the Django app adds "a database transaction is open in this thread" - other
+# threads' connections cannot see its rows, and SQLite locks them out ("database table is locked").
+_in_callers_thread: list[Callable[[], bool]] = []
+
+
+def run_in_callers_thread_when(condition: Callable[[], bool]) -> None:
+    """While ``condition()`` is true when a run is launched, its steps run in the launching thread,
+    one after another, as with ``max_workers=1`` (adding the same condition twice changes nothing)."""
+    if condition not in _in_callers_thread:
+        _in_callers_thread.append(condition)
+
 
 class LocalExecutor:
     """The dispatcher of one in-process run."""
@@ -63,11 +75,13 @@ class LocalExecutor:
         self._alive = 0
         self._threads: list[threading.Thread] = []
         self._running: tuple[WorkflowEngine, ExecutionContext] | None = None  # what new threads run
+        # Every step in the launching thread, in FIFO order: max_workers=1, or a condition holds.
+        self._single = self.max_workers == 1 or any(condition() for condition in _in_callers_thread)
 
     # --- the Dispatcher seam ---------------------------------------------------------------------------
 
     def send(self, context: ExecutionContext, steps: list[Step], delay: float = 0.0) -> None:
-        if delay <= 0 and self.max_workers > 1:
+        if delay <= 0 and not self._single:
             held = getattr(self._local, "held", None)  # set in a worker thread: what it runs next
             if held is not None and not held and steps:
                 held.append(steps[0])
@@ -87,7 +101,7 @@ class LocalExecutor:
         for step in steps:
             self._queue.put(step)
         with self._shutdown_signals():
-            if self.max_workers == 1:
+            if self._single:
                 self._drain(engine, context)
             else:
                 self._running = (engine, context)
@@ -164,7 +178,7 @@ class LocalExecutor:
                 if store.fail(record):
                     events.emit("run_finished", RunInfo(context.run_id, context.name), "failed", record)
                 self._stop_all()
-                if not isinstance(exc, Exception) and self.max_workers == 1:
+                if not isinstance(exc, Exception) and self._single:
                     raise  # KeyboardInterrupt and the like belong to the caller's thread
                 return
             if isinstance(outcome, Finished):

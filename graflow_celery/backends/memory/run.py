@@ -12,6 +12,7 @@ from graflow_celery.core.steps import Step
 if TYPE_CHECKING:
     from graflow_celery.channels.base import Channel
     from graflow_celery.core.backend import RunStore
+    from graflow_celery.core.graph import TaskGraph
     from graflow_celery.serialization import Serializer
 
 
@@ -34,6 +35,9 @@ class InProcessRun:
     @property
     def name(self) -> str:
         return self.context.name
+
+    def graph(self) -> TaskGraph:
+        return self.context.graph  # the run's own copy: it grows at run time
 
     def send(self, steps: list[Step]) -> None:
         """Runs the steps, and every step they lead to, here: returns when the run has ended."""

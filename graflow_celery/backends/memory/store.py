@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import Any
 
 from graflow_celery.channels.base import Channel, ChannelEntry
@@ -35,7 +35,21 @@ from graflow_celery.core.task import TaskWrapper
 from graflow_celery.errors import ConfigurationError
 from graflow_celery.serialization import Serializer
 
-_NO_LEASE: AbstractContextManager[None] = nullcontext()  # reusable, and shared by every step
+
+class _Executing:
+    """Marks a step as executing while its task runs (set.add/discard are atomic under the GIL,
+    so the hot path takes no lock)."""
+
+    __slots__ = ("_ids", "_step_id")
+
+    def __init__(self, ids: set[str], step_id: str) -> None:
+        self._ids, self._step_id = ids, step_id
+
+    def __enter__(self) -> None:
+        self._ids.add(self._step_id)
+
+    def __exit__(self, *exc: object) -> None:
+        self._ids.discard(self._step_id)
 
 
 class MemoryRunStore:
@@ -53,6 +67,7 @@ class MemoryRunStore:
         self._handoffs: dict[str, str] = {}  # step id -> token of its hand-off
         self._outbox: dict[str, list[Step]] = {}
         self._retries: dict[str, tuple[Step, float]] = {}  # retry outbox
+        self._executing: set[str] = set()  # ids of the steps the executor is running now
         # Shared with the run's channel, so that a snapshot holds both at one instant.
         self._lock = lock or threading.RLock()
         self._finished = threading.Event()
@@ -222,7 +237,12 @@ class MemoryRunStore:
             return next_step
 
     def lease(self, step: Step) -> AbstractContextManager[None]:
-        return _NO_LEASE  # steps run in this process: if it dies, the whole run goes with it
+        """Only marks the step as being executed (``task_states()``): steps run in this process,
+        so if it dies the whole run goes with it - there is nobody to notice."""
+        return _Executing(self._executing, step.id)
+
+    def executing(self) -> set[str]:
+        return set(self._executing)  # one C-level copy under the GIL
 
     def hand_off(self, step_id: str, token: str) -> str:
         with self._lock:
@@ -241,9 +261,13 @@ class MemoryRunStore:
     def cancel(self, message: str) -> bool:
         return self._end("cancelled", {"kind": "cancelled", "message": message, "task_id": None})
 
-    def _end(self, status: RunStatus, record: dict[str, Any]) -> bool:
+    def discard(self, message: str) -> bool:
+        return self._end("discarded", {"kind": "discarded", "message": message, "task_id": None},
+                         only_from="pending")
+
+    def _end(self, status: RunStatus, record: dict[str, Any], only_from: str | None = None) -> bool:
         with self._lock:
-            if self._s.status in FINISHED:
+            if self._s.status in FINISHED or (only_from is not None and self._s.status != only_from):
                 return False
             self._finish(status, record)
             return True

@@ -1,0 +1,65 @@
+"""A process of the example shop (its settings, its database), driven by a test one JSON line at
+a time, so that the test can look at a run and at the database while a transaction is open:
+
+- ``{"op": "begin", ...order}``: open a transaction, place an order, ``submit_on_commit`` its run;
+- ``{"op": "commit"}`` / ``{"op": "rollback"}``: leave the transaction (a rollback as a view's
+  exception does it);
+- ``{"op": "submit", ...order}``: place an order and submit its run outside any transaction.
+
+An order is ``item``, ``quantity``, ``price`` and the run's extra ``inputs``. Each line is
+answered with one JSON line: the order's id, the run's id and the run's status as this process
+sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import django
+
+django.setup()
+
+from django.db import transaction  # noqa: E402  (after django.setup())
+from orders.models import Order  # noqa: E402
+from orders.workflows import order_pipeline  # noqa: E402
+
+from graflow_celery.contrib.django import submit_on_commit  # noqa: E402
+
+
+def place(command: dict[str, Any]) -> tuple[Order, Any]:
+    order = Order.objects.create(item=command.get("item", "book"), quantity=command.get("quantity", 1),
+                                 price=command.get("price", "9.95"), email="driver@example.com")
+    run = submit_on_commit(order_pipeline, {"order_id": order.pk, **command.get("inputs", {})})
+    order.run_id = run.id
+    order.save(update_fields=["run_id"])
+    return order, run
+
+
+def main() -> None:
+    block: Any = None
+    run: Any = None
+    for line in sys.stdin:
+        command = json.loads(line)
+        op = command["op"]
+        reply: dict[str, Any] = {}
+        if op in ("begin", "submit"):
+            if op == "begin":
+                block = transaction.atomic()
+                block.__enter__()
+            order, run = place(command)
+            reply = {"order_id": order.pk, "run_id": run.id}
+        elif op == "commit":
+            block.__exit__(None, None, None)
+        elif op == "rollback":
+            error = RuntimeError("the view failed")
+            block.__exit__(type(error), error, None)  # rolls back; the error is not swallowed
+        else:
+            raise ValueError(f"unknown op {op!r}")
+        reply["status"] = run.status()
+        print(json.dumps(reply), flush=True)
+
+
+if __name__ == "__main__":
+    main()
