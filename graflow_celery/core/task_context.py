@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from graflow_celery.channels.typed import TypedChannel
+from graflow_celery.core.asking import AsksForFeedback
 from graflow_celery.core.composition import Executable
 from graflow_celery.core.steps import CheckpointRequest
 from graflow_celery.errors import CycleLimitExceededError, WorkflowCancelledError
@@ -38,8 +39,9 @@ class ControlRequests:
         return self.iteration is not _NO_DATA
 
 
-class TaskContext:
-    """The running task's handle on its workflow (graflow's ``TaskExecutionContext``)."""
+class TaskContext(AsksForFeedback):
+    """The running task's handle on its workflow (graflow's ``TaskExecutionContext``); waiting for
+    a person (``request_feedback`` and its shortcuts) is in ``core/asking.py``."""
 
     def __init__(self, context: ExecutionContext, step: Step, max_cycles: int, max_retries: int) -> None:
         self.execution_context = context

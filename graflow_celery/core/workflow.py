@@ -13,6 +13,7 @@ from graflow_celery.core.composition import Executable
 from graflow_celery.core.context import DEFAULT_MAX_CYCLES, DEFAULT_MAX_STEPS, ExecutionContext, RunLimits
 from graflow_celery.core.current import current_graph
 from graflow_celery.core.engine import WorkflowEngine
+from graflow_celery.core.feedback_store import park_requests
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.errors import GraphDefinitionError
 from graflow_celery.serialization import Serializer
@@ -64,11 +65,14 @@ class WorkflowContext:
         max_workers: int = 4,
         backend: str | Backend = "memory",
         serializer: Serializer | None = None,
+        park_on_feedback: bool = False,
     ) -> Any:
         """Run the workflow and return the last task's result (``(result, context)`` with
         ``ret_context=True``; the context offers ``get_result(task_id)`` and ``get_channel()``).
         ``backend``: "memory", "celery", or a backend object such as
-        ``MemoryBackend(max_workers=8, shutdown_timeout=10)``."""
+        ``MemoryBackend(max_workers=8, shutdown_timeout=10)``. ``park_on_feedback``: a task that
+        waits for a person parks instead of blocking; once nothing else can run, the run's
+        checkpoint is written and ``WorkflowParkedError`` raised (on Celery steps always park)."""
         if isinstance(backend, str):
             context = ExecutionContext.create(
                 self.graph, start_node, channel_backend=backend, name=self.name, max_steps=max_steps,
@@ -80,6 +84,8 @@ class WorkflowContext:
                                       name=self.name)
         for key, value in (initial_channel or {}).items():
             context.channel.set(key, value)
+        if park_on_feedback:
+            park_requests(context)
         result = WorkflowEngine().execute(context)
         return (result, context) if ret_context else result
 

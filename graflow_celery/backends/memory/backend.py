@@ -6,10 +6,12 @@ import threading
 from typing import Any
 
 from graflow_celery.backends.memory.executor import LocalExecutor
+from graflow_celery.backends.memory.feedback import MemoryFeedback, track
 from graflow_celery.backends.memory.store import MemoryRunStore
 from graflow_celery.channels.memory import MemoryChannel
 from graflow_celery.checkpoints import Checkpoint, CheckpointMetadata, encode_graph, save, take
 from graflow_celery.core.context import ExecutionContext, RunLimits, register_run_factory
+from graflow_celery.core import feedback_store
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.run_state import reopen
 from graflow_celery.core.task import TaskWrapper
@@ -18,15 +20,25 @@ from graflow_celery.serialization import Serializer, TaggedJSONSerializer
 
 
 class MemoryBackend:
-    """Builds in-process runs: ``MemoryBackend(max_workers=4).new_run(graph, "start")``."""
+    """Builds in-process runs: ``MemoryBackend(max_workers=4).new_run(graph, "start")``.
+
+    Requests for feedback are kept with the run (``feedback_backend="memory"``), or - graflow's
+    configuration - in Redis, where another process lists and answers them:
+    ``feedback_backend="redis", feedback_config={"redis_client": client}`` (or "url", or
+    "host"/"port"/"db"; "expiration_days": how long they are kept, 7 by default)."""
 
     name = "memory"
 
     def __init__(self, max_workers: int = 4, serializer: Serializer | None = None,
-                 shutdown_timeout: float = 30.0) -> None:
+                 shutdown_timeout: float = 30.0, *, feedback_backend: str = "memory",
+                 feedback_config: dict[str, Any] | None = None) -> None:
         self.max_workers = max_workers
         self.serializer = serializer or TaggedJSONSerializer()
         self.shutdown_timeout = shutdown_timeout
+        self.feedback_backend = feedback_backend
+        self.feedback_config = dict(feedback_config or {})
+        if feedback_backend != "memory":
+            feedback_store.feedback_backend(feedback_backend)  # an unknown name fails here
 
     def new_run(
         self,
@@ -48,9 +60,10 @@ class MemoryBackend:
         channel = MemoryChannel(f"run:{run_id}", self.serializer, mutex=lock)
         for key, value in (initial_channel or {}).items():
             channel.set(key, value)
-        return ExecutionContext(
+        store = MemoryRunStore(run_id, run_graph, self.serializer, lock=lock)
+        context = ExecutionContext(
             run_graph,
-            store=MemoryRunStore(run_id, run_graph, self.serializer, lock=lock),
+            store=store,
             channel=channel,
             dispatcher=LocalExecutor(self.max_workers, self.shutdown_timeout,
                                      on_failure=failed_run_checkpoint),
@@ -60,6 +73,15 @@ class MemoryBackend:
             name=name,
             checkpointer=save_checkpoint,
         )
+        context.feedback = self._feedback(store, lock, run_id)
+        track(context)  # another thread of this process can answer its requests
+        return context
+
+    def _feedback(self, store: MemoryRunStore, lock: threading.RLock,
+                  run_id: str) -> feedback_store.FeedbackStore:
+        if self.feedback_backend == "memory":
+            return MemoryFeedback(store, lock)
+        return feedback_store.feedback_backend(self.feedback_backend)(run_id, self.feedback_config)
 
     def restore(self, checkpoint: Checkpoint, run_id: str | None = None) -> ExecutionContext:
         """A run that goes on from ``checkpoint`` (a failed run's failed steps run again) when
@@ -72,6 +94,8 @@ class MemoryBackend:
                                run_id=run_id, name=checkpoint.name, check_bound=False)  # just decoded
         context.store.restore(state)
         context.channel.load(checkpoint.channel)
+        if context.feedback is not None and not context.feedback.in_run_state:
+            context.feedback.load(state.feedback)
         context.resumed = True
         return context
 
@@ -80,6 +104,8 @@ def take_checkpoint(context: ExecutionContext, metadata: dict[str, Any] | None) 
     """The run at this instant: state and channel under their one lock."""
     graph = encode_graph(context.graph, context.name, context.serializer)  # type: ignore[arg-type]
     state, channel = context.store.snapshot(context.channel)
+    if context.feedback is not None and not context.feedback.in_run_state:  # kept in Redis
+        state.feedback = context.feedback.records()
     return take(context, graph, state, channel, metadata=metadata, backend="memory")
 
 

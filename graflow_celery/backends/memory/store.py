@@ -199,6 +199,10 @@ class MemoryRunStore:
             self._retries[step.id] = (next_step, delay)
             return next_step
 
+    def held_state(self) -> RunState:
+        """The live state, for a helper keeping part of it (``feedback.py``): only under the lock."""
+        return self._s
+
     def lease(self, step: Step) -> AbstractContextManager[None]:
         return nullcontext()  # steps run in this process: if it dies, the whole run goes with it
 
