@@ -17,6 +17,7 @@ from graflow_celery.checkpoints import Checkpoint, CheckpointMetadata
 from graflow_celery.core.composition import Chain, Executable, ParallelGroup, chain, parallel
 from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.engine import WorkflowEngine
+from graflow_celery.core.feedback import FeedbackEntry, FeedbackRequest, FeedbackResponse, FeedbackType
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.policies import (
     AtLeastNGroupPolicy,
@@ -36,8 +37,11 @@ from graflow_celery.errors import (
     ConfigurationError,
     CycleLimitExceededError,
     DuplicateTaskError,
+    FeedbackNotWaitingError,
+    FeedbackTimeoutError,
     GraflowError,
     GraphDefinitionError,
+    InvalidFeedbackError,
     InvalidRetryPolicyError,
     InvalidRunIdError,
     MaxStepsExceededError,
@@ -48,9 +52,11 @@ from graflow_celery.errors import (
     TaskError,
     WorkflowCancelledError,
     WorkflowInterruptedError,
+    WorkflowParkedError,
     WorkflowRuntimeError,
     WorkflowTimeoutError,
 )
+from graflow_celery.feedback import local_run, pending_feedback, respond
 from graflow_celery.serialization import SignedPickleSerializer, TaggedJSONSerializer, register_type
 
 __version__ = "0.1.0"
@@ -73,9 +79,16 @@ __all__ = [
     "DuplicateTaskError",
     "Executable",
     "ExecutionContext",
+    "FeedbackEntry",
+    "FeedbackNotWaitingError",
+    "FeedbackRequest",
+    "FeedbackResponse",
+    "FeedbackTimeoutError",
+    "FeedbackType",
     "GraflowError",
     "GraphDefinitionError",
     "GroupPolicy",
+    "InvalidFeedbackError",
     "InvalidRetryPolicyError",
     "InvalidRunIdError",
     "MaxStepsExceededError",
@@ -101,14 +114,18 @@ __all__ = [
     "WorkflowContext",
     "WorkflowEngine",
     "WorkflowInterruptedError",
+    "WorkflowParkedError",
     "WorkflowRun",
     "WorkflowRuntimeError",
     "WorkflowTimeoutError",
     "chain",
     "from_celery",
     "install",
+    "local_run",
     "parallel",
+    "pending_feedback",
     "register_type",
+    "respond",
     "resume",
     "submit",
     "task",

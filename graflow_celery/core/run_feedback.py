@@ -9,6 +9,7 @@ again by whoever answered (``StoredRun.send``); a task blocked in process wakes 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from graflow_celery.core.feedback import FeedbackEntry, FeedbackRequest, FeedbackResponse, split_feedback_id
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from graflow_celery.core.feedback_record import FeedbackRecord
     from graflow_celery.core.feedback_store import FeedbackStore
     from graflow_celery.core.run_handle import StoredRun
+    from graflow_celery.core.steps import Step
 
 _WHY = {"unknown": "this run has no such request",
         "answered": "it was answered already",
@@ -61,30 +63,44 @@ class RunFeedback:
         """Answer a waiting request of this run: ``InvalidFeedbackError`` if ``value`` does not fit
         it, ``FeedbackNotWaitingError`` if it is not waiting (answered, timed out, unknown, another
         run's, its run over); either way nothing changed. ``by``: who answered, kept with it."""
-        store = self._feedback()
-        key = self._own_key(feedback_id)
-        found = store.record(key)
-        if found is None:
-            raise FeedbackNotWaitingError(feedback_id, "unknown", _WHY["unknown"])
-        if found.status != "waiting":
-            raise _not_waiting(feedback_id, found.status, found)
-        value = found.to_request(self.id, key).check_answer(value)
-        outcome = store.answer(key, {"value": value, "by": _text(by, "by"), "reason": _text(reason, "reason")})
-        if outcome.refused is not None or outcome.record is None:
-            raise _not_waiting(feedback_id, outcome.refused or "unknown", outcome.record)
-        if outcome.resend is not None:
-            self._run.send([outcome.resend])
-        return outcome.record.to_response(self.id, key)
+        return answer(self._feedback(), self.id, feedback_id, value, by=by, reason=reason,
+                      send=lambda step: self._run.send([step]))
 
-    def _own_key(self, feedback_id: str) -> str:
-        parsed = split_feedback_id(feedback_id)
-        if parsed is None:
-            raise FeedbackNotWaitingError(str(feedback_id), "unknown",
-                                          "a request id looks like '<run id>:<step>:<n>'")
-        run_id, key = parsed
-        if run_id != self.id:
-            raise FeedbackNotWaitingError(feedback_id, "other_run", f"it belongs to run {run_id}, not {self.id}")
-        return key
+
+def run_of(feedback_id: object) -> str:
+    """The run a request id names (``FeedbackNotWaitingError`` if it cannot be a request id)."""
+    parsed = split_feedback_id(feedback_id)
+    if parsed is None:
+        raise FeedbackNotWaitingError(str(feedback_id), "unknown", "a request id looks like '<run id>:<step>:<n>'")
+    return parsed[0]
+
+
+def answer(store: FeedbackStore, run_id: str, feedback_id: str, value: Any, *, by: str | None,
+           reason: str | None, send: Callable[[Step], None] | None) -> FeedbackResponse:
+    """Check ``value`` against the request, take it atomically if the request still waits, and
+    send its parked step again (``send``; None: this caller cannot send steps, and so refuses a
+    request whose step is parked)."""
+    parsed = split_feedback_id(feedback_id)
+    if parsed is None:
+        raise FeedbackNotWaitingError(str(feedback_id), "unknown", "a request id looks like '<run id>:<step>:<n>'")
+    owner, key = parsed
+    if owner != run_id:
+        raise FeedbackNotWaitingError(feedback_id, "other_run", f"it belongs to run {owner}, not {run_id}")
+    found = store.record(key)
+    if found is None:
+        raise FeedbackNotWaitingError(feedback_id, "unknown", _WHY["unknown"])
+    if found.status != "waiting":
+        raise _not_waiting(feedback_id, found.status, found)
+    if found.parks and send is None:
+        raise ConfigurationError(f"the step of request {feedback_id} is parked on Celery workers: answer it "
+                                 "through the Celery app (app=...), which sends the step again")
+    checked = found.to_request(run_id, key).check_answer(value)
+    outcome = store.answer(key, {"value": checked, "by": _text(by, "by"), "reason": _text(reason, "reason")})
+    if outcome.refused is not None or outcome.record is None:
+        raise _not_waiting(feedback_id, outcome.refused or "unknown", outcome.record)
+    if outcome.resend is not None and send is not None:
+        send(outcome.resend)
+    return outcome.record.to_response(run_id, key)
 
 
 def _not_waiting(fid: str, why: str, found: FeedbackRecord | None) -> FeedbackNotWaitingError:

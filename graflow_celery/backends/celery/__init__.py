@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from celery import Celery
 
-from graflow_celery.backends.celery import handoff, worker
+from graflow_celery.backends.celery import feedback_due, handoff, worker
+from graflow_celery.backends.celery.feedback_store import redis_feedback
 from graflow_celery.backends.celery.run import WorkflowRun, celery_run, resume, runs_for, submit
 from graflow_celery.backends.celery.sweep import add_sweep
 from graflow_celery.celery_task_step import CeleryTaskStep, from_celery
 from graflow_celery.core.context import register_run_factory
+from graflow_celery.core.feedback_store import register_feedback_backend
 from graflow_celery.errors import ConfigurationError
 
 register_run_factory("celery", celery_run)
+register_feedback_backend("redis", redis_feedback)  # an in-process run's requests, kept in Redis
 
 
 def install(app: Celery, **settings: object) -> Celery:
@@ -28,4 +31,5 @@ def install(app: Celery, **settings: object) -> Celery:
     return app
 
 
-__all__ = ["CeleryTaskStep", "WorkflowRun", "from_celery", "handoff", "install", "resume", "submit"]
+__all__ = ["CeleryTaskStep", "WorkflowRun", "feedback_due", "from_celery", "handoff", "install", "resume",
+           "submit"]
