@@ -106,7 +106,7 @@ class Checkpoint:
     def to_document(self) -> dict[str, Any]:
         v = _Values(self.values)
         s = self.state
-        document = {
+        document: dict[str, Any] = {
             "format": FORMAT,
             "version": FEEDBACK_VERSION if s.feedback else VERSION,
             "metadata": self.metadata.to_dict(),

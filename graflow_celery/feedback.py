@@ -61,8 +61,8 @@ def respond(feedback_id: str, value: Any, *, by: str | None = None, reason: str 
             raise FeedbackNotWaitingError(feedback_id, "unknown", str(exc)) from None
         return RunHandle(run).respond(feedback_id, value, by=by, reason=reason)
     if live_run(run_id) is None:
-        raise FeedbackNotWaitingError(feedback_id, "unknown", f"this process holds no in-process run {run_id} "
-                                      "(for a run on Celery workers pass app=)")
+        raise FeedbackNotWaitingError(feedback_id, "unknown", f"this process holds no in-process run "
+                                      f"{run_id} (for a run on Celery workers pass app=)")
     return local_run(run_id).respond(feedback_id, value, by=by, reason=reason)
 
 

@@ -52,8 +52,9 @@ class AsksForFeedback:
         if store is None:
             raise ConfigurationError("this run's backend keeps no feedback requests")
         made = FeedbackRecord.new(task=self.task_id, step=self.step.id, kind=kind, prompt=prompt,
-                                  options=options, metadata=metadata, timeout=timeout, channel_key=channel_key,
-                                  write_to_channel=write_to_channel, workflow=context.name)
+                                  options=options, metadata=metadata, timeout=timeout,
+                                  channel_key=channel_key, write_to_channel=write_to_channel,
+                                  workflow=context.name)
         n = self._feedback_calls
         self._feedback_calls = n + 1
         key = request_key(self.step.id, n)
@@ -83,8 +84,9 @@ class AsksForFeedback:
                          timeout: float | None = DEFAULT_TIMEOUT, channel_key: str | None = None,
                          write_to_channel: bool = False) -> bool:
         """True if approved, False if rejected."""
-        return bool(self.request_feedback(FeedbackType.APPROVAL, prompt, metadata=metadata, timeout=timeout,
-                                          channel_key=channel_key, write_to_channel=write_to_channel).approved)
+        response = self.request_feedback(FeedbackType.APPROVAL, prompt, metadata=metadata, timeout=timeout,
+                                         channel_key=channel_key, write_to_channel=write_to_channel)
+        return bool(response.approved)
 
     def request_text_input(self, prompt: str, metadata: dict[str, Any] | None = None,
                            timeout: float | None = DEFAULT_TIMEOUT, channel_key: str | None = None,

@@ -58,11 +58,12 @@ class FeedbackRecord:
         """A request as a task makes it, checked (``ConfigurationError`` naming the problem)."""
         if not isinstance(prompt, str):
             raise ConfigurationError(f"a feedback prompt must be a string, got {type(prompt).__name__}")
+        strings = isinstance(options, list) and all(isinstance(o, str) for o in options)
         if kind in (FeedbackType.SELECTION, FeedbackType.MULTI_SELECTION):
-            if not options or not all(isinstance(o, str) for o in options) or len(set(options)) != len(options):
+            if not options or not strings or len(set(options)) != len(options):
                 raise ConfigurationError(f"a {kind.value} request needs a list of distinct option strings, "
                                          f"got {options!r}")
-        elif options is not None and not (isinstance(options, list) and all(isinstance(o, str) for o in options)):
+        elif options is not None and not strings:
             raise ConfigurationError(f"options must be a list of strings, got {options!r}")
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
                                     or not timeout > 0):
@@ -120,7 +121,8 @@ class FeedbackRecord:
     def to_response(self, run_id: str, key: str) -> FeedbackResponse:
         answer = self.answer or {}
         return FeedbackResponse.of(feedback_id(run_id, key), self.kind, answer.get("value"),
-                                   at=iso(self.settled) or "", by=answer.get("by"), reason=answer.get("reason"))
+                                   at=iso(self.settled) or "", by=answer.get("by"),
+                                   reason=answer.get("reason"))
 
     def to_entry(self, run_id: str, key: str) -> FeedbackEntry:
         answer = self.answer or {}
@@ -160,7 +162,8 @@ class FeedbackRecord:
         return record
 
     @classmethod
-    def from_parts(cls, request: bytes | str, state: bytes | str, answer: bytes | str | None) -> FeedbackRecord:
+    def from_parts(cls, request: bytes | str, state: bytes | str,
+                   answer: bytes | str | None) -> FeedbackRecord:
         """A record from the three fields the Redis store keeps it in."""
         state_data = json.loads(state)
         return cls.from_dict({**json.loads(request), **{k: v for k, v in state_data.items() if k != "step"},

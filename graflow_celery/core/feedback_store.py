@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from graflow_celery.core.steps import Step
 
 
-class StepParked(BaseException):  # noqa: N818 - control flow, not an error
+class StepParked(BaseException):
     """Raised by a request that waits, in a step that parks (or stops waiting: a shutdown, the run
     ended). A BaseException, so that a task's ``except Exception`` does not swallow it."""
 

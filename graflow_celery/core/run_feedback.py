@@ -69,10 +69,15 @@ class RunFeedback:
 
 def run_of(feedback_id: object) -> str:
     """The run a request id names (``FeedbackNotWaitingError`` if it cannot be a request id)."""
+    return _parsed(feedback_id)[0]
+
+
+def _parsed(feedback_id: object) -> tuple[str, str]:
     parsed = split_feedback_id(feedback_id)
     if parsed is None:
-        raise FeedbackNotWaitingError(str(feedback_id), "unknown", "a request id looks like '<run id>:<step>:<n>'")
-    return parsed[0]
+        raise FeedbackNotWaitingError(str(feedback_id), "unknown",
+                                      "a request id looks like '<run id>:<step id>:<n>'")
+    return parsed
 
 
 def answer(store: FeedbackStore, run_id: str, feedback_id: str, value: Any, *, by: str | None,
@@ -80,10 +85,7 @@ def answer(store: FeedbackStore, run_id: str, feedback_id: str, value: Any, *, b
     """Check ``value`` against the request, take it atomically if the request still waits, and
     send its parked step again (``send``; None: this caller cannot send steps, and so refuses a
     request whose step is parked)."""
-    parsed = split_feedback_id(feedback_id)
-    if parsed is None:
-        raise FeedbackNotWaitingError(str(feedback_id), "unknown", "a request id looks like '<run id>:<step>:<n>'")
-    owner, key = parsed
+    owner, key = _parsed(feedback_id)
     if owner != run_id:
         raise FeedbackNotWaitingError(feedback_id, "other_run", f"it belongs to run {owner}, not {run_id}")
     found = store.record(key)

@@ -194,7 +194,8 @@ def redis_feedback(run_id: str, config: dict[str, Any]) -> RedisFeedback:
     if client is None:
         url = config.get("url")
         client = redis.Redis.from_url(url) if url else redis.Redis(
-            host=config.get("host", "localhost"), port=int(config.get("port", 6379)), db=int(config.get("db", 0)))
+            host=config.get("host", "localhost"), port=int(config.get("port", 6379)),
+            db=int(config.get("db", 0)))
     days = config.get("expiration_days", 7)
     if isinstance(days, bool) or not isinstance(days, int | float) or days <= 0:
         raise ConfigurationError(f"feedback_config expiration_days must be a number > 0, got {days!r}")

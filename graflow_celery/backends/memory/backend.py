@@ -10,8 +10,8 @@ from graflow_celery.backends.memory.feedback import MemoryFeedback, track
 from graflow_celery.backends.memory.store import MemoryRunStore
 from graflow_celery.channels.memory import MemoryChannel
 from graflow_celery.checkpoints import Checkpoint, CheckpointMetadata, encode_graph, save, take
-from graflow_celery.core.context import ExecutionContext, RunLimits, register_run_factory
 from graflow_celery.core import feedback_store
+from graflow_celery.core.context import ExecutionContext, RunLimits, register_run_factory
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.run_state import reopen
 from graflow_celery.core.task import TaskWrapper
