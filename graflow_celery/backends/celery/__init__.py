@@ -6,6 +6,7 @@ from celery import Celery
 
 from graflow_celery.backends.celery import feedback_due, handoff, worker
 from graflow_celery.backends.celery.feedback_store import redis_feedback
+from graflow_celery.backends.celery.feedback_sweep import add_deadline_sweep
 from graflow_celery.backends.celery.run import WorkflowRun, celery_run, resume, runs_for, submit
 from graflow_celery.backends.celery.sweep import add_sweep
 from graflow_celery.celery_task_step import CeleryTaskStep, from_celery
@@ -21,13 +22,15 @@ def install(app: Celery, **settings: object) -> Celery:
     """Make ``app`` run graflow workflows and check its settings now rather than at the first
     submit. Keyword arguments set ``graflow_*`` settings: ``install(app, state_ttl=3600)``. Every
     worker of ``app`` also runs the lease sweep, which re-sends the steps of dead workers. In eager
-    mode (``task_always_eager``) runs stay in this process: no Redis is needed, none is checked."""
+    mode (``task_always_eager``) runs stay in this process: no Redis is needed, none is checked.
+    Workers also sweep parked steps' deadlines (``feedback_sweep.py``)."""
     for key, value in settings.items():
         app.conf[f"graflow_{key}"] = value
     if worker.run_step.name not in app.tasks:  # app.tasks finalizes the app, adding shared tasks
         raise ConfigurationError(f"the {worker.run_step.name} task is not registered on {app.main}")
     runs_for(app)  # reads and checks the settings
     add_sweep(app)
+    add_deadline_sweep(app)  # parked steps' deadlines, should a worker holding their wake-up die
     return app
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import redis
 
 from graflow_celery.backends.celery.feedback_codec import records_of, text, write_records
-from graflow_celery.backends.celery.keys import FEEDBACK_INDEX, RunKeys
+from graflow_celery.backends.celery.keys import FEEDBACK_DUE, FEEDBACK_INDEX, RunKeys
 from graflow_celery.backends.celery.scripts import Scripts
 from graflow_celery.backends.celery.store import DEFAULT_TTL
 from graflow_celery.core.feedback import FeedbackRequest
@@ -35,7 +35,7 @@ LIST_BATCH = 200  # index members read per round trip when listing
 
 class RedisFeedback:
     def __init__(self, client: Any, scripts: Scripts, run_id: str, ttl: int | None, *, parks: bool = True,
-                 in_run_state: bool = True) -> None:
+                 in_run_state: bool = True, grace: float = 30.0) -> None:
         self.run_id = run_id
         self.keys = RunKeys(run_id)
         self._r = client
@@ -43,6 +43,7 @@ class RedisFeedback:
         self.ttl = ttl  # None: answering keeps the lifetime the requests have (a reader of another run)
         self.parks = parks
         self.in_run_state = in_run_state  # a Celery run: a checkpoint reads them with its state
+        self.grace_ms = int(grace * 1000)  # past a deadline, how long the sweep leaves it to the message
 
     @property
     def _lifetime(self) -> int:
@@ -60,10 +61,21 @@ class RedisFeedback:
             self.parks, self._lifetime)
         found = FeedbackRecord.from_parts(request, state, answer)
         if found.status == WAITING:  # listed (again: a member lost since comes back)
-            self._r.zadd(FEEDBACK_INDEX, {self._member(key): found.created}, nx=True)
+            pipe = self._r.pipeline(transaction=False)
+            pipe.zadd(FEEDBACK_INDEX, {self._member(key): found.created}, nx=True)
+            if found.parks and found.deadline is not None:
+                pipe.zadd(FEEDBACK_DUE, {self._member(key): found.deadline + self.grace_ms}, nx=True)
+            pipe.execute()
         elif found.settled == int(now):  # timed out just now
-            self._r.zrem(FEEDBACK_INDEX, self._member(key))
+            self.unlist(key)
         return Asked(found, int(now))
+
+    def unlist(self, key: str) -> None:
+        """The request waits no more: out of the indexes."""
+        pipe = self._r.pipeline(transaction=False)
+        pipe.zrem(FEEDBACK_INDEX, self._member(key))
+        pipe.zrem(FEEDBACK_DUE, self._member(key))
+        pipe.execute()
 
     def wait(self, key: str, stopping: Callable[[], bool]) -> FeedbackRecord:
         """Block until answered (the answer's pub/sub message wakes it) or timed out."""
@@ -96,9 +108,9 @@ class RedisFeedback:
         found = FeedbackRecord.from_parts(request, state, given)
         if verdict != "ok":
             if verdict != "timed_out":  # answered or ended: not waiting any more
-                self._r.zrem(FEEDBACK_INDEX, self._member(key))
+                self.unlist(key)
             return AnswerOutcome(found, verdict)
-        self._r.zrem(FEEDBACK_INDEX, self._member(key))
+        self.unlist(key)
         return AnswerOutcome(found, resend=Step.from_dict(json.loads(parked)) if parked else None)
 
     def record(self, key: str) -> FeedbackRecord | None:
@@ -130,7 +142,7 @@ class RedisFeedback:
             return verdict, int(raw[1]) / 1000
         if verdict == "due":
             return verdict, Step.from_dict(json.loads(raw[1])) if raw[1] else None
-        self._r.zrem(FEEDBACK_INDEX, self._member(key))
+        self.unlist(key)
         return verdict, None
 
 

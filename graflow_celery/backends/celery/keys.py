@@ -28,6 +28,9 @@ LEASE_INDEX = f"{PREFIX}:leases"
 # waiting in this Redis, newest last. Like LEASE_INDEX, only a hint (in a slot of its own, written
 # next to the scripts): the run's feedback hash decides, and stale members are dropped when met.
 FEEDBACK_INDEX = f"{PREFIX}:feedback"
+# sorted set: "<run id>|<request key>" of a parked request with a deadline -> when a live worker's
+# sweep should send its step again if the wake-up message did not (deadline + a step lease, ms).
+FEEDBACK_DUE = f"{PREFIX}:feedback:due"
 
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 RUN_ID_RULE = ("1 to 100 characters from A-Z, a-z, 0-9, '_', '.' and '-', starting with a letter or a "

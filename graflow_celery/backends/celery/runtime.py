@@ -92,7 +92,8 @@ class Runtime:
 
     def feedback(self, run_id: str) -> RedisFeedback:
         """The run's requests for feedback: a waiting one parks its step."""
-        return RedisFeedback(self.client, self.scripts, run_id, self.settings.state_ttl)
+        return RedisFeedback(self.client, self.scripts, run_id, self.settings.state_ttl,
+                             grace=self.settings.step_lease)
 
     # --- submitting ----------------------------------------------------------------------------------
 
