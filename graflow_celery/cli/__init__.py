@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from graflow_celery.cli.feedback import feedback
 from graflow_celery.cli.loading import CliError, load_app, load_workflow, parse_inputs, show
 from graflow_celery.cli.progress import StepProgress, interactive
 from graflow_celery.core import events
@@ -149,6 +150,9 @@ def cancel(ctx: click.Context, run_id: str) -> None:
     else:
         click.echo(f"{handle.id} had already ended: {handle.status()}", err=True)
         raise SystemExit(1)
+
+
+main.add_command(feedback)
 
 
 @click.group("graflow", commands=main.commands)

@@ -54,6 +54,14 @@ class RunFeedback:
             return []
         return [r.to_request(self.id, key) for key, r in by_newest(self._feedback().records())]
 
+    def feedback_request(self, feedback_id: str) -> FeedbackRequest | None:
+        """One request of this run by id, whatever its status (None: no such request here)."""
+        parsed = split_feedback_id(feedback_id)
+        if parsed is None or parsed[0] != self.id:
+            return None
+        found = self._feedback().record(parsed[1])
+        return found.to_request(self.id, parsed[1]) if found is not None else None
+
     def feedback_history(self) -> list[FeedbackEntry]:
         """Every request answered (who, when, what) or timed out, in that order."""
         return [r.to_entry(self.id, key) for key, r in history(self._feedback().records())]
