@@ -23,8 +23,9 @@ def feedback() -> None:
 def _line(request: FeedbackRequest) -> str:
     options = f" [{', '.join(request.options)}]" if request.options else ""
     deadline = f" (until {request.deadline})" if request.deadline else ""
-    return (f"{request.feedback_id}  {request.workflow or '?'}.{request.task_id}  {request.feedback_type.value}"
-            f"{options}  {request.prompt}{deadline}")
+    where = f"{request.workflow or '?'}.{request.task_id}"
+    kind = request.feedback_type.value
+    return f"{request.feedback_id}  {where}  {kind}{options}  {request.prompt}{deadline}"
 
 
 @feedback.command("list")

@@ -28,7 +28,8 @@ def test_list_respond_and_history_of_a_waiting_run(on_workers: dict[str, str]) -
     submitted = celery(on_workers, "submit", f"{FLOWS}:two_in_a_row")
     assert submitted.returncode == 0, submitted.stderr
     run_id = submitted.stdout.strip()
-    [first] = wait_for("the first request", lambda: [r for r in listed(on_workers) if r["session_id"] == run_id])
+    [first] = wait_for("the first request",
+                       lambda: [r for r in listed(on_workers) if r["session_id"] == run_id])
     assert (first["feedback_type"], first["prompt"], first["workflow"]) == ("approval", "Ship it?", "fb_two")
     plain = celery(on_workers, "feedback", "list", "--run", run_id)
     assert plain.stdout.split("  ")[:3] == [first["feedback_id"], "fb_two.two_questions", "approval"]
@@ -43,7 +44,8 @@ def test_list_respond_and_history_of_a_waiting_run(on_workers: dict[str, str]) -
 
     [second] = wait_for("the second request", lambda: listed(on_workers, "--run", run_id))
     assert second["feedback_type"] == "text"
-    done = celery(on_workers, "feedback", "respond", second["feedback_id"], "all green", "--reason", "checked")
+    done = celery(on_workers, "feedback", "respond", second["feedback_id"], "all green",
+                  "--reason", "checked")
     assert done.returncode == 0, done.stderr
     watched = celery(on_workers, "watch", run_id)
     assert watched.stdout.splitlines()[-1] == 'completed: [true, "all green"]'
