@@ -100,3 +100,15 @@ def ordinary(length: int = 20):
     with workflow("fb_ordinary") as wf:
         chain(*[step.with_id(f"s{i}") for i in range(length)])
     return wf
+
+
+@task(inject_context=True)
+def approve_only(ctx: TaskContext) -> bool:
+    return ctx.request_approval("Go?", timeout=None)
+
+
+def one_approval():
+    """One step that waits for an approval (``bench/feedback_park.py``)."""
+    with workflow("fb_one_approval") as wf:
+        wf.add(approve_only)
+    return wf

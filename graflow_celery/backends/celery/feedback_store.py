@@ -154,11 +154,15 @@ def pending_in(client: Any, limit: int = 100) -> list[FeedbackRequest]:
     their deadline are left out (no answer is taken any more), and index members whose request
     no longer waits are dropped on the way."""
     found: list[FeedbackRequest] = []
+    seen: set[bytes] = set()  # requests made while listing push the others down: read them once
     start = 0
     while len(found) < limit:
-        members = client.zrevrange(FEEDBACK_INDEX, start, start + LIST_BATCH - 1)
-        if not members:
+        page = client.zrevrange(FEEDBACK_INDEX, start, start + LIST_BATCH - 1)
+        if not page:
             break
+        start += len(page)
+        members = [m for m in page if m not in seen]
+        seen.update(members)
         now_ms = _redis_ms(client)
         pipe = client.pipeline(transaction=False)
         parsed: list[tuple[bytes, str, str] | None] = []
@@ -187,7 +191,7 @@ def pending_in(client: Any, limit: int = 100) -> list[FeedbackRequest]:
                 found.append(record.to_request(entry[1], entry[2]))
         if stale:
             client.zrem(FEEDBACK_INDEX, *stale)
-        start += len(members) - len(stale)
+            start -= len(stale)
     return found
 
 
