@@ -100,7 +100,7 @@ def main() -> None:
             ids = {run.id for run in runs}
             pending: list[graflow_celery.FeedbackRequest] = []
 
-            def all_parked() -> bool:
+            def all_parked(ids: set[str] = ids) -> bool:
                 nonlocal pending
                 pending = [r for r in graflow_celery.pending_feedback(app, limit=10 * args.runs)
                            if r.run_id in ids]

@@ -12,7 +12,7 @@ import uuid
 import pytest
 import redis
 
-from graflow_celery.backends.celery.feedback_store import RedisFeedback, pending_in
+from graflow_celery.backends.celery.feedback_store import RedisFeedback, pending_in, prune
 from graflow_celery.backends.celery.keys import FEEDBACK_DUE, FEEDBACK_INDEX, RunKeys
 from graflow_celery.backends.celery.scripts import Scripts
 from graflow_celery.backends.celery.store import RedisRunStore
@@ -165,3 +165,22 @@ def test_requests_travel_in_the_snapshot_and_restore_of_the_state(redis_server):
     copy = RedisFeedback(client, Scripts(client), stores[1].run_id, 600)
     assert copy.records() == feedback.records()
     assert copy.waiting_steps() == {step.id}
+
+
+def test_pruning_goes_round_the_index_dropping_what_no_longer_waits(redis_server):
+    client = redis.Redis.from_url(redis_server.db_url(9))
+    stores = []
+    for _ in range(5):
+        run_id = uuid.uuid4().hex
+        store = RedisRunStore(client, Scripts(client), run_id, ttl=600, node_codec=GraphCodec())
+        store.initialize("{}", {"name": "t"})
+        step = store.create(NewStep("a"))
+        RedisFeedback(client, Scripts(client), run_id, 600).ask(step, "1:0", made(step))
+        stores.append(store)
+    client.zadd(FEEDBACK_INDEX, {f"{s.run_id}|1:0": i for i, s in enumerate(stores)}, xx=True)  # in order
+    for store in stores[1::2]:
+        store.cancel("nobody came")
+    assert prune(client, 0, count=2) == 1  # of the first two members, one was stale
+    assert prune(client, 1, count=10) == 0  # the end: the next pass starts over
+    assert sorted(m.decode() for m in client.zrange(FEEDBACK_INDEX, 0, -1)) == sorted(
+        f"{s.run_id}|1:0" for s in stores[0::2])

@@ -163,36 +163,54 @@ def pending_in(client: Any, limit: int = 100) -> list[FeedbackRequest]:
         start += len(page)
         members = [m for m in page if m not in seen]
         seen.update(members)
-        now_ms = _redis_ms(client)
-        pipe = client.pipeline(transaction=False)
-        parsed: list[tuple[bytes, str, str] | None] = []
-        for member in members:
-            run_id, _, key = text(member).partition("|")
-            try:
-                keys = RunKeys(run_id)
-            except ConfigurationError:
-                parsed.append(None)
-                continue
-            parsed.append((member, run_id, key))
-            pipe.hmget(keys.feedback, [key, f"{key}|s", f"{key}|a"])
-            pipe.hget(keys.meta, "status")
-        answers = iter(pipe.execute())
-        stale: list[bytes] = []
-        for member, entry in zip(members, parsed, strict=True):
-            if entry is None:
-                stale.append(member)
-                continue
-            (request, state, answer), status = next(answers), next(answers)
-            live = request is not None and state is not None and (status is None or text(status) == "running")
-            record = FeedbackRecord.from_parts(request, state, answer) if live else None
-            if record is None or record.status != WAITING:
-                stale.append(member)
-            elif not record.late(now_ms) and len(found) < limit:
-                found.append(record.to_request(entry[1], entry[2]))
-        if stale:
-            client.zrem(FEEDBACK_INDEX, *stale)
-            start -= len(stale)
+        live, stale = _look_up(client, members)
+        found.extend(live[:limit - len(found)])
+        start -= len(stale)
     return found
+
+
+def prune(client: Any, start: int, count: int = LIST_BATCH) -> int:
+    """Drop the index members among ``count`` from position ``start`` (oldest first) whose request
+    no longer waits - runs cancelled or ended otherwise, or expired, while their requests waited.
+    Returns where the next call should start (0 after the last member)."""
+    members = client.zrange(FEEDBACK_INDEX, start, start + count - 1)
+    _, stale = _look_up(client, members)
+    return 0 if len(members) < count else start + len(members) - len(stale)
+
+
+def _look_up(client: Any, members: list[bytes]) -> tuple[list[FeedbackRequest], list[bytes]]:
+    """The index members' requests still waiting (and before their deadline), and the members that
+    no longer wait - removed from the index here."""
+    now_ms = _redis_ms(client)
+    pipe = client.pipeline(transaction=False)
+    parsed: list[tuple[str, str] | None] = []
+    for member in members:
+        run_id, _, key = text(member).partition("|")
+        try:
+            keys = RunKeys(run_id)
+        except ConfigurationError:
+            parsed.append(None)
+            continue
+        parsed.append((run_id, key))
+        pipe.hmget(keys.feedback, [key, f"{key}|s", f"{key}|a"])
+        pipe.hget(keys.meta, "status")
+    answers = iter(pipe.execute())
+    live: list[FeedbackRequest] = []
+    stale: list[bytes] = []
+    for member, entry in zip(members, parsed, strict=True):
+        if entry is None:
+            stale.append(member)
+            continue
+        (request, state, answer), status = next(answers), next(answers)
+        running = request is not None and state is not None and (status is None or text(status) == "running")
+        record = FeedbackRecord.from_parts(request, state, answer) if running else None
+        if record is None or record.status != WAITING:
+            stale.append(member)
+        elif not record.late(now_ms):
+            live.append(record.to_request(*entry))
+    if stale:
+        client.zrem(FEEDBACK_INDEX, *stale)
+    return live, stale
 
 
 def _redis_ms(client: Any) -> int:

@@ -1,4 +1,5 @@
-"""A safety net for parked steps' deadlines: a worker killed while it held a wake-up message.
+"""A safety net for parked steps' deadlines - a worker killed while it held a wake-up message - and
+the pruning of the index of waiting requests.
 
 A worker holds a countdown message unacknowledged until it is due; killed (SIGKILL), its
 messages come back only after the broker's visibility timeout (an hour on Redis). So every
@@ -8,6 +9,11 @@ members past their score and does what the wake-up would have done (``feedback_d
 the step again if the request still waits past its deadline, else drops the member. A step sent
 this way is looked at again two leases later, should that message be lost too. Normally the
 wake-up message came first and the member is gone, so a sweep pass is one Redis read.
+
+Each pass also looks at a hundred members of the index of waiting requests (``FEEDBACK_INDEX``),
+going round it pass after pass, and drops those whose request no longer waits: requests of runs
+cancelled, ended otherwise or expired while they waited. So the index holds the waiting
+requests, and at most what ended since the sweep last came by.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 from celery import Celery, bootsteps
 
 from graflow_celery.backends.celery.feedback_codec import text
+from graflow_celery.backends.celery.feedback_store import prune
 from graflow_celery.backends.celery.keys import FEEDBACK_DUE, check_run_id
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.errors import InvalidRunIdError
@@ -36,6 +43,7 @@ class DeadlineSweeper:
         self.seconds = runtime.settings.step_lease
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._prune_at = 0  # where in the index of waiting requests the next pass looks
 
     def sweep(self) -> list[tuple[str, str]]:
         """One pass; returns the (run id, request key) whose step it sent again."""
@@ -63,6 +71,7 @@ class DeadlineSweeper:
                            "worker died?); sending step %s again", run_id, run_id, key, step.id)
             context.dispatcher.send(context, [step])
             sent.append((run_id, key))
+        self._prune_at = prune(runtime.client, self._prune_at, BATCH)
         return sent
 
     def start(self) -> DeadlineSweeper:
