@@ -4,6 +4,8 @@ a parked step runs again from its start, so that line shows how often it ran."""
 
 from __future__ import annotations
 
+import time
+
 from graflow_celery import FeedbackTimeoutError, TaskContext, chain, parallel, task, workflow
 
 
@@ -87,6 +89,20 @@ def must_answer(ctx: TaskContext) -> str:
 def without_default():
     with workflow("fb_no_default") as wf:
         wf.add(must_answer)
+    return wf
+
+
+@task(inject_context=True)
+def hold_until_go(ctx: TaskContext) -> str:
+    deadline = time.monotonic() + 30
+    while not ctx.get_channel().get("go", False) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return "went"
+
+
+def asking_beside_a_busy_member():
+    with workflow("fb_beside_busy") as wf:
+        parallel(pick_colour, hold_until_go)
     return wf
 
 

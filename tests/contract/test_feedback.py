@@ -152,6 +152,16 @@ def test_members_of_a_parallel_group_wait_at_once(runner: Runner):
     assert run.result(timeout=30) == "M green"
 
 
+def test_a_run_waits_only_once_nothing_else_runs(runner: Runner):
+    run = start(runner, ff.asking_beside_a_busy_member())
+    [request] = waiting(run)
+    assert run.status() == "running"  # its other member is still at work
+    run.get_channel().set("go", True)
+    assert wait_for("the run to read waiting", lambda: run.status() == "waiting")
+    run.respond(request.feedback_id, "red")
+    assert run.result(timeout=30) == {"pick_colour": "red", "hold_until_go": "went"}
+
+
 def test_a_deadline_without_an_answer_raises_in_the_task_which_can_go_on(runner: Runner):
     run = start(runner, ff.with_default(), timeout=0.5)
     assert run.result(timeout=30) == "anonymous"
