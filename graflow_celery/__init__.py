@@ -19,6 +19,7 @@ from graflow_celery.core.composition import Chain, Executable, ParallelGroup, ch
 from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.coordination import CoordinationBackend
 from graflow_celery.core.engine import WorkflowEngine
+from graflow_celery.core.feedback import FeedbackEntry, FeedbackRequest, FeedbackResponse, FeedbackType
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.policies import (
     AtLeastNGroupPolicy,
@@ -40,8 +41,11 @@ from graflow_celery.errors import (
     ConfigurationError,
     CycleLimitExceededError,
     DuplicateTaskError,
+    FeedbackNotWaitingError,
+    FeedbackTimeoutError,
     GraflowError,
     GraphDefinitionError,
+    InvalidFeedbackError,
     InvalidRetryPolicyError,
     InvalidRunIdError,
     MaxStepsExceededError,
@@ -53,9 +57,11 @@ from graflow_celery.errors import (
     WorkflowCancelledError,
     WorkflowDiscardedError,
     WorkflowInterruptedError,
+    WorkflowParkedError,
     WorkflowRuntimeError,
     WorkflowTimeoutError,
 )
+from graflow_celery.feedback import local_run, pending_feedback, respond
 from graflow_celery.serialization import SignedPickleSerializer, TaggedJSONSerializer, register_type
 
 __version__ = "0.1.0"
@@ -78,9 +84,16 @@ __all__ = [
     "DuplicateTaskError",
     "Executable",
     "ExecutionContext",
+    "FeedbackEntry",
+    "FeedbackNotWaitingError",
+    "FeedbackRequest",
+    "FeedbackResponse",
+    "FeedbackTimeoutError",
+    "FeedbackType",
     "GraflowError",
     "GraphDefinitionError",
     "GroupPolicy",
+    "InvalidFeedbackError",
     "InvalidRetryPolicyError",
     "InvalidRunIdError",
     "MaxStepsExceededError",
@@ -107,15 +120,19 @@ __all__ = [
     "WorkflowDiscardedError",
     "WorkflowEngine",
     "WorkflowInterruptedError",
+    "WorkflowParkedError",
     "WorkflowRun",
     "WorkflowRuntimeError",
     "WorkflowTimeoutError",
     "chain",
     "from_celery",
     "install",
+    "local_run",
     "parallel",
+    "pending_feedback",
     "recent_runs",
     "register_type",
+    "respond",
     "resume",
     "submit",
     "task",

@@ -10,6 +10,11 @@ in-process run's Python objects are written as JSON, or pickled where JSON canno
 
 A checkpoint taken on one backend resumes on the other. Loading checks the whole document before
 anything is written, so a damaged or foreign file is a ``CheckpointError``, never half a run.
+
+Requests for feedback travel in it too ("feedback": each with its answer, if it has one). A
+document that holds any is version 2, so that an older graflow-celery refuses it rather than
+lose them; one without is version 1, as before. A waiting request can be answered in the
+document itself (``respond``): the resumed step finds the answer.
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ from typing import TYPE_CHECKING, Any
 from graflow_celery.channels.base import ChannelEntry
 from graflow_celery.checkpoint_values import JSON_OR_PICKLE, reader, recode, recode_graph
 from graflow_celery.core.context import RunLimits
+from graflow_celery.core.feedback import FeedbackRequest, FeedbackResponse
+from graflow_celery.core.feedback_record import FeedbackRecord, by_newest
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.run_state import BarrierState, RunState, ScopeState
 from graflow_celery.core.steps import BranchOutcome, Step
-from graflow_celery.errors import CheckpointError, GraflowError
+from graflow_celery.errors import CheckpointError, FeedbackNotWaitingError, GraflowError
 from graflow_celery.graph_codec import GraphCodec
 from graflow_celery.serialization import InProcessValues, SignedPickleSerializer
 
@@ -40,6 +47,8 @@ if TYPE_CHECKING:
 
 FORMAT = "graflow-celery.checkpoint"
 VERSION = 1
+FEEDBACK_VERSION = 2  # a document with requests for feedback
+READABLE = (VERSION, FEEDBACK_VERSION)
 
 
 @dataclass(frozen=True)
@@ -100,9 +109,9 @@ class Checkpoint:
     def to_document(self) -> dict[str, Any]:
         v = _Values(self.values)
         s = self.state
-        return {
+        document: dict[str, Any] = {
             "format": FORMAT,
-            "version": VERSION,
+            "version": FEEDBACK_VERSION if s.feedback else VERSION,
             "metadata": self.metadata.to_dict(),
             "workflow": {"name": self.name, "queue": self.queue, "max_steps": self.limits.max_steps,
                          "max_cycles": self.limits.default_max_cycles},
@@ -133,14 +142,17 @@ class Checkpoint:
                                                 if e.items else {"value": v.out(e.value)})}
                         for key, e in self.channel.items()},
         }
+        if s.feedback:
+            document["run"]["feedback"] = {key: r.to_dict() for key, r in s.feedback.items()}
+        return document
 
     @classmethod
     def from_document(cls, document: Any, source: str = "checkpoint") -> Checkpoint:
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise CheckpointError(f"{source} is not a graflow-celery checkpoint")
-        if document.get("version") != VERSION:
+        if document.get("version") not in READABLE:
             raise CheckpointError(f"{source} is a version {document.get('version')!r} checkpoint; this "
-                                  f"graflow-celery reads version {VERSION}")
+                                  f"graflow-celery reads versions {', '.join(map(str, READABLE))}")
         try:
             return cls._parse(document)
         except (KeyError, TypeError, ValueError, AttributeError, GraflowError) as exc:
@@ -167,6 +179,7 @@ class Checkpoint:
                 for o in b["outcomes"]]) for gid, b in run["barriers"].items()},
             failed_step=_step_in(run["failed_step"]),
             runs={str(node): int(n) for node, n in run.get("cycle_counts", {}).items()},
+            feedback={str(key): FeedbackRecord.from_dict(r) for key, r in run.get("feedback", {}).items()},
         )
         if state.status not in ("running", "completed", "failed", "cancelled"):
             raise ValueError(f"unknown run status {state.status!r}")
@@ -181,6 +194,34 @@ class Checkpoint:
         return cls(CheckpointMetadata.from_dict(d["metadata"]), str(workflow["name"]),
                    RunLimits(int(workflow["max_steps"]), int(workflow["max_cycles"])), d["values"], graph,
                    state, channel, workflow.get("queue"))
+
+    # --- requests for feedback ------------------------------------------------------------------------------
+
+    def pending_feedback(self) -> list[FeedbackRequest]:
+        """The requests the run was waiting for, newest first (ids of the run it was taken from)."""
+        run_id = self.metadata.session_id
+        return [r.to_request(run_id, key) for key, r in by_newest(self.state.feedback)]
+
+    def respond(self, feedback_id: str, value: Any, *, by: str | None = None,
+                reason: str | None = None) -> FeedbackResponse:
+        """Answer a waiting request in this checkpoint (``save`` it afterwards): the step runs again
+        when the checkpoint is resumed, and finds the answer. Checked as ``run.respond`` checks it;
+        an answer after the request's deadline is refused."""
+        run_id = self.metadata.session_id
+        prefix = f"{run_id}:"
+        key = feedback_id[len(prefix):] if isinstance(feedback_id, str) and feedback_id.startswith(prefix) \
+            else None
+        found = self.state.feedback.get(key) if key is not None else None
+        if key is None or found is None:
+            raise FeedbackNotWaitingError(str(feedback_id), "unknown",
+                                          f"checkpoint {self.metadata.checkpoint_id} has no such request")
+        now = int(time.time() * 1000)
+        refused = "ended" if self.state.status != "running" else found.refusal(now)
+        if refused is not None:
+            raise FeedbackNotWaitingError(feedback_id, refused, f"it is {refused} in this checkpoint")
+        answer = found.to_request(run_id, key).check_answer(value)
+        found.take({"value": answer, "by": by, "reason": reason}, now)
+        return found.to_response(run_id, key)
 
     # --- the graph ---------------------------------------------------------------------------------------
 

@@ -284,3 +284,52 @@ def as_runtime_error(exc: BaseException) -> WorkflowRuntimeError:
     wrapped = WorkflowRuntimeError(f"an error occurred: {exc}")
     wrapped.__cause__ = exc
     return wrapped
+# --- waiting for a person (``ctx.request_feedback``) ---------------------------------------------
+
+
+class FeedbackTimeoutError(WorkflowRuntimeError, TimeoutError):
+    """graflow's name: a request for feedback got no answer before its deadline. Raised in the task,
+    which may catch it and go on with a default; not retried (a rerun would time out again)."""
+
+    def __init__(self, feedback_id: str, timeout: float | None) -> None:
+        super().__init__(f"feedback request {feedback_id} got no answer within {timeout} seconds")
+        self.feedback_id = feedback_id
+        self.timeout = timeout
+
+    def __reduce__(self) -> tuple[type[FeedbackTimeoutError], tuple[str, float | None]]:
+        return (type(self), (self.feedback_id, self.timeout))
+
+
+class FeedbackNotWaitingError(GraflowError):
+    """An answer for a request that is not waiting for one; nothing was changed. ``reason``:
+    "unknown" (no such request), "other_run" (the id names another run), "answered", "timed_out"
+    (its deadline passed) or "ended" (its run is over)."""
+
+    def __init__(self, feedback_id: str, reason: str, detail: str) -> None:
+        super().__init__(f"feedback request {feedback_id} is not waiting for an answer: {detail}")
+        self.feedback_id = feedback_id
+        self.reason = reason
+
+
+class InvalidFeedbackError(GraflowError, ValueError):
+    """An answer that does not fit its request's type or options; nothing was changed."""
+
+    def __init__(self, feedback_id: str, feedback_type: str, problem: str) -> None:
+        super().__init__(f"invalid answer for {feedback_type} request {feedback_id}: {problem}")
+        self.feedback_id = feedback_id
+        self.feedback_type = feedback_type
+        self.problem = problem
+
+
+class WorkflowParkedError(WorkflowRuntimeError):
+    """``wf.execute(park_on_feedback=True)``: the run stopped where it waits for a person; its
+    checkpoint (``checkpoint_path``) holds the requests (``pending``). Answer them in the checkpoint
+    (``Checkpoint.respond``) and resume it."""
+
+    def __init__(self, run_id: str, checkpoint_path: str, pending: Sequence[object]) -> None:
+        ids = ", ".join(str(getattr(r, "feedback_id", r)) for r in pending) or "none"
+        super().__init__(f"run {run_id} is waiting for feedback ({ids}); its checkpoint is "
+                         f"{checkpoint_path}")
+        self.run_id = run_id
+        self.checkpoint_path = checkpoint_path
+        self.pending = list(pending)

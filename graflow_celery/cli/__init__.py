@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from graflow_celery.cli.feedback import feedback
 from graflow_celery.cli.loading import CliError, load_app, load_workflow, parse_inputs, show
 from graflow_celery.cli.progress import StepProgress, interactive
 from graflow_celery.core import events
@@ -167,6 +168,7 @@ def runs(ctx: click.Context, limit: int) -> None:
     for summary in recent_runs(load_app(ctx.obj), limit=limit):
         when = summary.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         click.echo(f"{summary.id} {summary.workflow} {summary.status} {when}")
+main.add_command(feedback)
 
 
 @click.group("graflow", commands=main.commands)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from graflow_celery.channels.base import Channel
     from graflow_celery.core.backend import Dispatcher, RunStore
     from graflow_celery.core.engine import WorkflowEngine
+    from graflow_celery.core.feedback_store import FeedbackStore
 
 DEFAULT_MAX_STEPS = 10_000
 DEFAULT_MAX_CYCLES = 10  # graflow's: a task runs at most this many times through next_iteration
@@ -77,6 +78,7 @@ class ExecutionContext(GraflowContextMixin):
         self.checkpointer = checkpointer
         self.resumed = False  # restored from a checkpoint or reopened: start() sends its frontier
         self.failure_checkpoint: Any = None  # in process: the failed run, to resume once fixed
+        self.feedback: FeedbackStore | None = None  # its requests for a person; set by the backend
 
     @classmethod
     def create(

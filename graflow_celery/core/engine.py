@@ -17,6 +17,7 @@ from graflow_celery.core.admission import Dropped, Resend, admit, difference
 from graflow_celery.core.composition import Executable, ParallelGroup
 from graflow_celery.core.current import current_graph
 from graflow_celery.core.events import RunInfo, StepInfo
+from graflow_celery.core.feedback_store import Parked, StepParked
 from graflow_celery.core.params import build_call
 from graflow_celery.core.policies import MemberOutcome, judge
 from graflow_celery.core.quick_init import quick_init
@@ -107,11 +108,12 @@ class WorkflowEngine:
     # --- one step ---------------------------------------------------------------------------------
 
     def run_step(self, context: ExecutionContext,
-                 step: Step) -> Finished | RetryRequest | Interrupted | Dropped | None:
+                 step: Step) -> Finished | RetryRequest | Interrupted | Parked | Dropped | None:
         """Run one delivered step and apply its transition, if the run's frontier admits it.
 
         Returns a ``RetryRequest`` when the task failed with retries left (its next attempt is
-        recorded; the backend sends it and acknowledges it), or ``Dropped`` when the message does
+        recorded; the backend sends it and acknowledges it), ``Parked`` when the task waits for a
+        person (nothing applied; ``core/feedback_store.py``), or ``Dropped`` when the message does
         nothing (the backend logs the reason)."""
         admission = admit(step, context.store.begin(step))
         if admission != "run":
@@ -120,11 +122,11 @@ class WorkflowEngine:
             return self._run_admitted(context, step)
 
     def _run_admitted(self, context: ExecutionContext,
-                      step: Step) -> Finished | RetryRequest | Interrupted | Dropped | None:
+                      step: Step) -> Finished | RetryRequest | Interrupted | Parked | Dropped | None:
         decision = self._decide(context, step)
         if decision is None:  # handed off; complete_handoff() finishes the step
             return None
-        if isinstance(decision, Interrupted):
+        if isinstance(decision, Interrupted | Parked):  # stays on the frontier; the lease goes
             return decision
         if isinstance(decision, RetryRequest):
             next_step = context.store.retry(step, decision.delay)
@@ -236,7 +238,7 @@ class WorkflowEngine:
             logger.info("run %s: checkpoint written to %s", context.run_id, path)
 
     def _decide(self, context: ExecutionContext,
-                step: Step) -> Transition | RetryRequest | Interrupted | None:
+                step: Step) -> Transition | RetryRequest | Interrupted | Parked | None:
         if step.number > context.max_steps:
             record = {"kind": "max_steps", "max_steps": context.max_steps, "task_id": step.node,
                       "message": f"max_steps={context.max_steps} reached"}
@@ -258,7 +260,7 @@ class WorkflowEngine:
 
     def _run_task(
         self, context: ExecutionContext, step: Step, task: TaskWrapper
-    ) -> Transition | RetryRequest | Interrupted | None:
+    ) -> Transition | RetryRequest | Interrupted | Parked | None:
         max_cycles = task.max_cycles if task.max_cycles is not None else context.default_max_cycles
         tctx = TaskContext(context, step, max_cycles=max_cycles, max_retries=task.max_retries)
         handler = self.handler(task.handler_type)
@@ -280,6 +282,8 @@ class WorkflowEngine:
             result = context.serializer.dumps(value)
             iteration = (context.serializer.dumps(tctx.requests.iteration)
                          if tctx.requests.iteration is not None else None)
+        except StepParked as parked:  # waits for a person: runs again from its start once answered
+            return Parked(step, parked.key, parked.wait)
         except Exception as exc:  # user code: recorded and passed on, never swallowed
             if tctx.requests.cancel is not None or isinstance(exc, WorkflowCancelledError):
                 return self._cancelled(step, tctx.requests.cancel or exception_message(exc))

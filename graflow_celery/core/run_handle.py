@@ -17,6 +17,7 @@ from graflow_celery.core import events
 from graflow_celery.core.context import final_result
 from graflow_celery.core.events import RunInfo
 from graflow_celery.core.progress import GraphShape, Progress, progress
+from graflow_celery.core.run_feedback import RunFeedback
 from graflow_celery.core.run_state import reopen
 from graflow_celery.core.steps import Step
 from graflow_celery.core.task_states import TaskState, task_states
@@ -26,6 +27,7 @@ from graflow_celery.redact import describe
 if TYPE_CHECKING:
     from graflow_celery.channels.base import Channel
     from graflow_celery.core.backend import RunStore
+    from graflow_celery.core.feedback_store import FeedbackStore
     from graflow_celery.core.graph import TaskGraph
     from graflow_celery.serialization import Serializer
 
@@ -45,6 +47,11 @@ class StoredRun(Protocol):
 
     @property
     def serializer(self) -> Serializer: ...
+
+    @property
+    def feedback(self) -> FeedbackStore | None:
+        """Where the run's requests for feedback live."""
+        ...
 
     @property
     def name(self) -> str:
@@ -76,8 +83,9 @@ class StoredRun(Protocol):
         ...
 
 
-class RunHandle:
-    """Follow and steer one run, wherever it runs."""
+class RunHandle(RunFeedback):
+    """Follow and steer one run, wherever it runs. Its requests for feedback - waiting, answering
+    them, the audit trail - are in ``core/run_feedback.py``."""
 
     def __init__(self, run: StoredRun) -> None:
         self._run = run
@@ -93,10 +101,12 @@ class RunHandle:
         return self._run.name
 
     def status(self) -> str:
-        """"pending" (stored, not started), "running", "completed", "failed", "cancelled",
-        "discarded" (never started: submitted on commit, and the transaction rolled back), or
-        "missing" (its state expired)."""
-        return self._store.status()
+        """"pending" (stored, not started), "running", "waiting" (running, and every step on its
+        frontier waits for a person's answer), "completed", "failed", "cancelled", "discarded"
+        (never started: submitted on commit, and the transaction rolled back), or "missing" (its
+        state expired)."""
+        status = self._store.status()
+        return "waiting" if status == "running" and self.waiting() else status
 
     def wait(self, timeout: float | None = None) -> str:
         """Block until the run finishes (no polling) and return its status. Rides out the run's
@@ -193,7 +203,7 @@ class RunHandle:
         """Send again every step on the run's frontier, for instance after the broker lost
         messages (a flushed queue, a Redis failover). Always safe: a step that is delivered
         twice is applied once. Returns how many steps were sent."""
-        if self.status() != "running":
+        if self._store.status() != "running":  # waiting too: a parked step parks again
             return 0
         steps = sorted(self._store.frontier().values(), key=lambda s: s.number)
         if steps:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from graflow_celery.core.feedback_record import FeedbackRecord
 from graflow_celery.core.steps import ROOT_SCOPE, BranchOutcome, RunStatus, Step
 from graflow_celery.errors import ConfigurationError
 
@@ -53,6 +54,7 @@ class RunState:
     barriers: dict[str, BarrierState] = field(default_factory=dict)
     failed_step: Step | None = None  # the step whose failure ended the run
     runs: dict[str, int] = field(default_factory=dict)  # node -> its steps made ready to run so far
+    feedback: dict[str, FeedbackRecord] = field(default_factory=dict)  # requests for a person, by key
 
 
 def reopen(state: RunState) -> RunState:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from graflow_celery.channels.typed import TypedChannel
+from graflow_celery.core.asking import AsksForFeedback
 from graflow_celery.core.composition import Executable
 from graflow_celery.core.steps import CheckpointRequest
 from graflow_celery.errors import CycleLimitExceededError, WorkflowCancelledError
@@ -34,8 +35,9 @@ class ControlRequests:
     checkpoint: CheckpointRequest | None = None
 
 
-class TaskContext:
-    """The running task's handle on its workflow (graflow's ``TaskExecutionContext``)."""
+class TaskContext(AsksForFeedback):
+    """The running task's handle on its workflow (graflow's ``TaskExecutionContext``); waiting for
+    a person (``request_feedback`` and its shortcuts) is in ``core/asking.py``."""
 
     def __init__(self, context: ExecutionContext, step: Step, max_cycles: int, max_retries: int) -> None:
         self.execution_context = context

@@ -15,6 +15,7 @@ from graflow_celery.core.context import DEFAULT_MAX_CYCLES, DEFAULT_MAX_STEPS, E
 from graflow_celery.core.context_compat import Tracer
 from graflow_celery.core.current import current_graph, set_implicit_workflow
 from graflow_celery.core.engine import WorkflowEngine
+from graflow_celery.core.feedback_store import park_requests
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.errors import ConfigurationError, GraphDefinitionError, WorkflowRuntimeError
 from graflow_celery.serialization import Serializer
@@ -84,6 +85,7 @@ class WorkflowContext:
         backend: str | Backend = "memory",
         serializer: Serializer | None = None,
         portable: bool = False,
+        park_on_feedback: bool = False,
     ) -> Any:
         """Run the workflow and return the last task's result (``(result, context)`` with
         ``ret_context=True``; the context offers ``get_result(task_id)`` and ``get_channel()``).
@@ -93,7 +95,11 @@ class WorkflowContext:
         In process, values are the Python objects themselves. ``portable=True`` writes every
         value with ``serializer`` (tagged JSON by default, as a Celery app) and reads it back, so
         each task sees what it would on a worker and a value that could not travel fails, naming
-        its task and type. Celery runs are always portable."""
+        its task and type. Celery runs are always portable.
+
+        ``park_on_feedback``: a task that waits for a person parks instead of blocking; once
+        nothing else can run, the run's checkpoint is written and ``WorkflowParkedError`` raised
+        (on Celery steps always park)."""
         if isinstance(backend, str):
             context = ExecutionContext.create(
                 self.graph, start_node, channel_backend=backend, name=self.name, max_steps=max_steps,
@@ -111,6 +117,8 @@ class WorkflowContext:
                 self.tracer.follow_run(context)
         for key, value in (initial_channel or {}).items():
             context.channel.set(key, value)
+        if park_on_feedback:
+            park_requests(context)
         result = WorkflowEngine().execute(context)
         return (result, context) if ret_context else result
 

@@ -19,6 +19,7 @@ import os
 from celery import Celery
 
 import graflow_celery
+import tests.contract.feedback_flows
 import tests.contract.flows
 import tests.support.app_tasks
 import tests.support.celery_flows

@@ -14,6 +14,7 @@ import os
 from celery import Celery
 
 import graflow_celery
+import tests.contract.feedback_flows
 import tests.support.celery_flows  # noqa: F401
 
 app = Celery("graflow_lease_tests", broker=os.environ.get("GRAFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))

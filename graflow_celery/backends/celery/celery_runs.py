@@ -7,6 +7,7 @@ from typing import Any
 
 from graflow_celery.backends.celery import run_events
 from graflow_celery.backends.celery.dispatcher import message_id
+from graflow_celery.backends.celery.feedback_store import RedisFeedback
 from graflow_celery.backends.celery.run_index import RunIndex
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.backends.celery.store import RedisRunStore
@@ -32,6 +33,7 @@ class CeleryRun:
         self.store: RedisRunStore = runtime._store(run_id)
         self.channel: Channel = runtime._channel(run_id)
         self.serializer: Serializer = runtime.serializer
+        self.feedback: RedisFeedback = runtime.feedback(run_id)
 
     @property
     def name(self) -> str:

@@ -32,6 +32,13 @@ RUN_INDEX = f"{PREFIX}:runs"
 def run_index_key(app_name: str) -> str:
     return f"{RUN_INDEX}:{app_name}"
 
+# sorted set: "<run id>|<request key>" -> when the request was made (ms): every request for feedback
+# waiting in this Redis, newest last. Like LEASE_INDEX, only a hint (in a slot of its own, written
+# next to the scripts): the run's feedback hash decides, and stale members are dropped when met.
+FEEDBACK_INDEX = f"{PREFIX}:feedback"
+# sorted set: "<run id>|<request key>" of a parked request with a deadline -> when a live worker's
+# sweep should send its step again if the wake-up message did not (deadline + a step lease, ms).
+FEEDBACK_DUE = f"{PREFIX}:feedback:due"
 
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 RUN_ID_RULE = ("1 to 100 characters from A-Z, a-z, 0-9, '_', '.' and '-', starting with a letter or a "
@@ -105,6 +112,22 @@ class RunKeys:
         return f"{self.base}:barriers"
 
     @property
+    def feedback(self) -> str:  # hash: "<step>:<n>" request JSON, "<step>:<n>|s" its state, "|a" answer
+        return f"{self.base}:feedback"
+
+    @property
+    def feedback_waiting(self) -> str:  # hash: step id -> the key of its request waiting for an answer
+        return f"{self.base}:fbwait"
+
+    @property
+    def feedback_channel(self) -> str:  # pub/sub channel: the key of each request answered
+        return f"{self.base}:fbdone"
+
+    def feedback_keys(self) -> list[str]:
+        """The keys the feedback scripts touch, in their KEYS order."""
+        return [self.meta, self.feedback, self.feedback_waiting, self.frontier]
+
+    @property
     def done_channel(self) -> str:  # pub/sub channel: one message when the run finishes
         return f"{self.base}:done"
 
@@ -125,10 +148,11 @@ class RunKeys:
     def snapshot_keys(self) -> list[str]:
         """The keys ``lua/snapshot_run.lua`` reads, in its KEYS order."""
         return [self.meta, self.applied, self.results, self.scopes, self.tokens, self.barriers,
-                self.dynamic, self.graph, self.frontier, self.channel_index]
+                self.dynamic, self.graph, self.frontier, self.channel_index, self.feedback]
 
     def state_keys(self) -> list[str]:
-        """The keys the apply script touches or keeps alive, in its KEYS order."""
+        """The keys the apply script touches or keeps alive, in its KEYS order (the feedback keys
+        last: only kept alive, so the audit trail lives as long as the run)."""
         return [self.meta, self.applied, self.outbox, self.results, self.scopes, self.tokens,
                 self.barriers, self.dynamic, self.graph, self.channel_index, self.frontier, self.handoffs,
-                self.leases]
+                self.leases, self.feedback, self.feedback_waiting]

@@ -14,6 +14,7 @@ from celery.local import Proxy
 from graflow_celery.backends.celery import run_events
 from graflow_celery.backends.celery.channel import RedisChannel
 from graflow_celery.backends.celery.dispatcher import CeleryDispatcher
+from graflow_celery.backends.celery.feedback_store import RedisFeedback
 from graflow_celery.backends.celery.keys import RunKeys, check_run_id
 from graflow_celery.backends.celery.leases import LeaseKeeper
 from graflow_celery.backends.celery.run_graph import RunGraph
@@ -89,6 +90,11 @@ class Runtime:
     def _channel(self, run_id: str) -> RedisChannel:
         return RedisChannel(self.client, self.scripts, run_id, self.serializer, self.settings.state_ttl)
 
+    def feedback(self, run_id: str) -> RedisFeedback:
+        """The run's requests for feedback: a waiting one parks its step."""
+        return RedisFeedback(self.client, self.scripts, run_id, self.settings.state_ttl,
+                             grace=self.settings.step_lease)
+
     # --- submitting ----------------------------------------------------------------------------------
 
     def new_run(self, graph: TaskGraph, name: str, start_node: str | None, limits: RunLimits,
@@ -106,10 +112,12 @@ class Runtime:
                                       "max_cycles": limits.default_max_cycles,
                                       "serializer": self.serializer.name, "queue": queue or "",
                                       "graph_sha": hashlib.sha256(graph_json.encode()).hexdigest()})
-        return ExecutionContext(graph, store=store, channel=self._channel(run_id),
-                                dispatcher=self.dispatcher(queue), serializer=self.serializer,
-                                limits=limits, start_node=start_node, name=name,
-                                checkpointer=self.save_checkpoint)
+        context = ExecutionContext(graph, store=store, channel=self._channel(run_id),
+                                   dispatcher=self.dispatcher(queue), serializer=self.serializer,
+                                   limits=limits, start_node=start_node, name=name,
+                                   checkpointer=self.save_checkpoint)
+        context.feedback = self.feedback(run_id)
+        return context
 
     # --- checkpoints --------------------------------------------------------------------------------
 
@@ -156,9 +164,11 @@ class Runtime:
                 while len(self._graphs) > _GRAPH_CACHE_SIZE:
                     self._graphs.popitem(last=False)
         name, graph, limits, queue = cached
-        return ExecutionContext(graph, store=self._store(run_id), channel=self._channel(run_id),  # type: ignore[arg-type]
-                                dispatcher=self.dispatcher(queue), serializer=self.serializer,
-                                limits=limits, name=name, checkpointer=self.save_checkpoint)
+        context = ExecutionContext(graph, store=self._store(run_id), channel=self._channel(run_id),  # type: ignore[arg-type]
+                                   dispatcher=self.dispatcher(queue), serializer=self.serializer,
+                                   limits=limits, name=name, checkpointer=self.save_checkpoint)
+        context.feedback = self.feedback(run_id)
+        return context
 
     def _load(self, run_id: str) -> tuple[str, RunGraph, RunLimits, str | None] | None:
         keys = RunKeys(run_id)

@@ -30,6 +30,9 @@ class Scripts:
         self._lease_release = client.register_script(_source("lease_release"))
         self._lease_claim = client.register_script(_source("lease_claim"))
         self._lease_due = client.register_script(_source("lease_due"))
+        self._feedback_ask = client.register_script(_source("feedback_ask"))
+        self._feedback_answer = client.register_script(_source("feedback_answer"))
+        self._feedback_due = client.register_script(_source("feedback_due"))
 
     def apply_transition(
         self, keys: list[str], transition_json: str, result: bytes, ttl: int, done_channel: str
@@ -51,6 +54,26 @@ class Scripts:
 
     def snapshot_run(self, keys: list[str], channel_prefix: str) -> list[Any]:
         return self._snapshot_run(keys=keys, args=[channel_prefix])  # type: ignore[no-any-return]
+
+    # --- requests for feedback (``feedback_store.py``); ``keys``: ``RunKeys.feedback_keys()`` -----------
+
+    def feedback_ask(self, keys: list[str], key: str, request_json: str, step_id: str, timeout_ms: int | None,
+                     parks: bool, ttl: int) -> list[Any]:
+        """[request JSON, state JSON, answer JSON or None, Redis time in ms]."""
+        args = [key, request_json, step_id, "" if timeout_ms is None else timeout_ms, "1" if parks else "0",
+                ttl]
+        return self._feedback_ask(keys=keys, args=args)  # type: ignore[no-any-return]
+
+    def feedback_answer(self, keys: list[str], key: str, answer_json: str, ttl: int | None,
+                        channel: str) -> list[Any]:
+        """[b"unknown"] or [verdict (b"ok", b"ended", b"answered", b"timed_out"), request, state, answer,
+        the parked step to send again]."""
+        args = [key, answer_json, "" if ttl is None else ttl, channel]
+        return self._feedback_answer(keys=keys, args=args)  # type: ignore[no-any-return]
+
+    def feedback_due(self, keys: list[str], key: str) -> list[Any]:
+        """[b"ended" | b"gone" | b"settled"], [b"early", ms left] or [b"due", step JSON or None]."""
+        return self._feedback_due(keys=keys, args=[key])  # type: ignore[no-any-return]
     # --- leases (``leases.py``, ``sweep.py``): each call may be queued on a ``pipeline`` ----------------
 
     def pipeline(self, queue: Callable[[Any], None]) -> list[Any]:

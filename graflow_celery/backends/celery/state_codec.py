@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from graflow_celery.backends.celery.feedback_codec import records_of, write_records
 from graflow_celery.backends.celery.keys import RunKeys
 from graflow_celery.channels.base import ChannelEntry
 from graflow_celery.core.run_state import BarrierState, RunState, ScopeState
@@ -37,7 +38,7 @@ def decode_snapshot(raw: list[Any]) -> tuple[RunState, bytes | None, dict[str, b
                                              dict[str, ChannelEntry]]:
     """What ``lua/snapshot_run.lua`` read: the state, the graph JSON, the specs of nodes added at
     run time, and the channel."""
-    meta, applied, results, scopes, tokens, barriers, dynamic, graph, frontier, channel = raw
+    meta, applied, results, scopes, tokens, barriers, dynamic, graph, frontier, channel, *feedback = raw
     meta = _pairs(meta)
     state = RunState(
         status=meta.get("status", b"missing").decode(),  # type: ignore[arg-type]
@@ -49,6 +50,7 @@ def decode_snapshot(raw: list[Any]) -> tuple[RunState, bytes | None, dict[str, b
         last_result=meta.get("last_result") or None,
         failed_step=_step(meta.get("failed_step")),
         runs={f[len(RUNS):]: int(v) for f, v in meta.items() if f.startswith(RUNS)},
+        feedback=records_of(_pairs(feedback[0])) if feedback else {},
     )
     for field, value in _pairs(tokens).items():
         node, src = _token_edge(field)
@@ -153,3 +155,4 @@ def write_state(pipe: Any, keys: RunKeys, state: RunState, ttl: int) -> None:
             pipe.hset(getattr(keys, name), mapping=fields[name])
     for key in [keys.meta, *counting]:
         pipe.expire(key, ttl)
+    write_records(pipe, keys, state.feedback, ttl)  # requests for feedback, with their answers

@@ -21,7 +21,7 @@ from redis.exceptions import (
     TryAgainError,
 )
 
-from graflow_celery.backends.celery import run_events
+from graflow_celery.backends.celery import feedback, run_events
 from graflow_celery.backends.celery.dispatcher import RELAY_TASK, STEP_TASK
 from graflow_celery.backends.celery.keys import check_run_id
 from graflow_celery.backends.celery.runtime import Runtime
@@ -30,6 +30,7 @@ from graflow_celery.core.admission import Dropped
 from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.engine import Finished, Interrupted, RetryRequest, WorkflowEngine
 from graflow_celery.core.errors_record import to_exception
+from graflow_celery.core.feedback_store import Parked
 from graflow_celery.core.steps import Step
 from graflow_celery.errors import InvalidRunIdError
 from graflow_celery.redact import describe, exception_traceback
@@ -185,6 +186,8 @@ def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> Any:
                 retry = retry_later(self, args=(run_id, outcome.step.to_dict()), countdown=outcome.delay,
                                     exc=describe(outcome.error), throw=False)  # Celery logs it: redacted
                 context.store.ack_outbox(step.id, retry=True)
+            elif isinstance(outcome, Parked):  # waits for a person: this worker is free now
+                feedback.parked(self, context, outcome)
             elif isinstance(outcome, Dropped):
                 log_dropped(self, run_id, outcome)
     finally:

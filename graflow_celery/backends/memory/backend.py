@@ -7,11 +7,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from graflow_celery.backends.memory.executor import LocalExecutor
+from graflow_celery.backends.memory.feedback import MemoryFeedback, track
 from graflow_celery.backends.memory.store import MemoryRunStore, round_tripped
 from graflow_celery.channels.base import Channel
 from graflow_celery.channels.memory import MemoryChannel
 from graflow_celery.checkpoint_values import encode, recode, writer, written_as
 from graflow_celery.checkpoints import Checkpoint, CheckpointMetadata, encode_graph, save, take
+from graflow_celery.core import feedback_store
 from graflow_celery.core.context import ExecutionContext, RunLimits, register_run_factory
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.run_state import reopen
@@ -27,17 +29,27 @@ class MemoryBackend:
     every value is written by ``serializer`` (tagged JSON unless given: what a Celery app uses)
     and read back, so a task sees exactly what it would on a worker, and a value that could not
     travel fails here, naming the task and the value's type. ``serializer`` also writes the
-    run's checkpoints (signed pickle, or JSON with pickle where JSON cannot carry a value)."""
+    run's checkpoints (signed pickle, or JSON with pickle where JSON cannot carry a value).
+
+    Requests for feedback are kept with the run (``feedback_backend="memory"``), or - graflow's
+    configuration - in Redis, where another process lists and answers them:
+    ``feedback_backend="redis", feedback_config={"redis_client": client}`` (or "url", or
+    "host"/"port"/"db"; "expiration_days": how long they are kept, 7 by default)."""
 
     name = "memory"
 
     def __init__(self, max_workers: int = 4, serializer: Serializer | None = None,
-                 shutdown_timeout: float = 30.0, *, portable: bool = False) -> None:
+                 shutdown_timeout: float = 30.0, *, portable: bool = False,
+                 feedback_backend: str = "memory", feedback_config: dict[str, Any] | None = None) -> None:
         self.max_workers = max_workers
         self.serializer = serializer or TaggedJSONSerializer()  # as the values would travel
         self.shutdown_timeout = shutdown_timeout
         self.portable = portable
         self.values: Serializer = self.serializer if portable else InProcessValues(self.serializer)
+        self.feedback_backend = feedback_backend
+        self.feedback_config = dict(feedback_config or {})
+        if feedback_backend != "memory":
+            feedback_store.feedback_backend(feedback_backend)  # an unknown name fails here
 
     def new_run(
         self,
@@ -63,9 +75,10 @@ class MemoryBackend:
                        else channel(run_id, self.serializer))
         for key, value in (initial_channel or {}).items():
             run_channel.set(key, value)
-        return ExecutionContext(
+        store = MemoryRunStore(run_id, run_graph, self.serializer if self.portable else None, lock=lock)
+        context = ExecutionContext(
             run_graph,
-            store=MemoryRunStore(run_id, run_graph, self.serializer if self.portable else None, lock=lock),
+            store=store,
             channel=run_channel,
             dispatcher=LocalExecutor(self.max_workers, self.shutdown_timeout,
                                      on_failure=failed_run_checkpoint),
@@ -75,6 +88,15 @@ class MemoryBackend:
             name=name,
             checkpointer=save_checkpoint,
         )
+        context.feedback = self._feedback(store, lock, run_id)
+        track(context)  # another thread of this process can answer its requests
+        return context
+
+    def _feedback(self, store: MemoryRunStore, lock: threading.RLock,
+                  run_id: str) -> feedback_store.FeedbackStore:
+        if self.feedback_backend == "memory":
+            return MemoryFeedback(store, lock)
+        return feedback_store.feedback_backend(self.feedback_backend)(run_id, self.feedback_config)
 
     def restore(self, checkpoint: Checkpoint, run_id: str | None = None) -> ExecutionContext:
         """A run that goes on from ``checkpoint`` (a failed run's failed steps run again) when
@@ -88,6 +110,8 @@ class MemoryBackend:
                                run_id=run_id, name=checkpoint.name)
         context.store.restore(state)
         context.channel.load(channel)
+        if context.feedback is not None and not context.feedback.in_run_state:
+            context.feedback.load(state.feedback)
         context.resumed = True
         return context
 
@@ -96,6 +120,8 @@ def take_checkpoint(context: ExecutionContext, metadata: dict[str, Any] | None) 
     """The run at this instant: state and channel under their one lock. Python objects are
     written after the lock is released, as they are then."""
     state, channel = context.store.snapshot(context.channel)
+    if context.feedback is not None and not context.feedback.in_run_state:  # kept in Redis
+        state.feedback = context.feedback.records()
     values = writer(context.serializer)
     if values is not context.serializer:
         state, channel = encode(state, channel, context.serializer, values)

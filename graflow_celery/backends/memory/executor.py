@@ -8,6 +8,8 @@ when there is queued work for them, up to ``max_workers``.
 ``launch`` returns when the run has ended - or, after SIGINT or SIGTERM, once the running tasks
 have finished (at most ``shutdown_timeout`` seconds): then it writes a checkpoint of the run and
 raises ``WorkflowInterruptedError`` with its path. Resuming that checkpoint finishes the run.
+Steps that park waiting for a person (``park_on_feedback``) stay on the frontier; once nothing
+but parked steps is left, ``launch`` writes a checkpoint and raises ``WorkflowParkedError``.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from graflow_celery.core.admission import Dropped
 from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.engine import Finished, Interrupted, RetryRequest, WorkflowEngine
 from graflow_celery.core.events import RunInfo
+from graflow_celery.core.feedback_store import Parked
 from graflow_celery.core.steps import Step
-from graflow_celery.errors import ConfigurationError, WorkflowInterruptedError
+from graflow_celery.errors import ConfigurationError, WorkflowInterruptedError, WorkflowParkedError
 from graflow_celery.redact import describe
 
 logger = logging.getLogger("graflow_celery.memory")
@@ -77,6 +80,7 @@ class LocalExecutor:
         self._running: tuple[WorkflowEngine, ExecutionContext] | None = None  # what new threads run
         # Every step in the launching thread, in FIFO order: max_workers=1, or a condition holds.
         self._single = self.max_workers == 1 or any(condition() for condition in _in_callers_thread)
+        self._parked: set[str] = set()  # steps waiting for a person, not to run in this launch
 
     # --- the Dispatcher seam ---------------------------------------------------------------------------
 
@@ -113,6 +117,9 @@ class LocalExecutor:
         if self._interrupted_by is not None and context.store.status() == "running":
             path, _ = context.checkpoint(metadata={"reason": f"interrupted by {self._interrupted_by}"})
             raise WorkflowInterruptedError(context.run_id, self._interrupted_by, path)
+        if self._parked and context.store.status() == "running":
+            path, _ = context.checkpoint(metadata={"reason": "waiting for feedback"})
+            raise WorkflowParkedError(context.run_id, path, _pending(context))
 
     def interrupt(self, reason: str = "a shutdown") -> None:
         """Stop dispatching: running tasks finish, queued steps stay on the run's frontier."""
@@ -189,10 +196,14 @@ class LocalExecutor:
             elif isinstance(outcome, Interrupted):
                 logger.info("run %s: step %s stopped for the shutdown; it stays on the frontier",
                             context.run_id, step.id)
+            elif isinstance(outcome, Parked):
+                logger.info("run %s: step %s parked, waiting for feedback %s", context.run_id, step.id,
+                            outcome.key)
+                self._parked.add(step.id)
             elif isinstance(outcome, Dropped):
                 logger.debug("run %s: step %s does nothing: %s", context.run_id, step.id, outcome.reason)
-            if store.status() != "running":
-                self._stop_all()
+            if store.status() != "running" or (self._parked and set(store.frontier()) <= self._parked):
+                self._stop_all()  # ended, or nothing left to run until a person answers
                 return
 
     def _schedule(self, step: Step, delay: float) -> None:
@@ -238,3 +249,12 @@ class LocalExecutor:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def _pending(context: ExecutionContext) -> list[object]:
+    """The requests a parked run waits for, as its handle lists them."""
+    feedback = context.feedback
+    if feedback is None:
+        return []
+    return [r.to_request(context.run_id, key) for key, r in sorted(feedback.records().items())
+            if r.status == "waiting"]

@@ -12,6 +12,7 @@ from graflow_celery.core.steps import Step
 if TYPE_CHECKING:
     from graflow_celery.channels.base import Channel
     from graflow_celery.core.backend import RunStore
+    from graflow_celery.core.feedback_store import FeedbackStore
     from graflow_celery.core.graph import TaskGraph
     from graflow_celery.serialization import Serializer
 
@@ -31,6 +32,10 @@ class InProcessRun:
     @property
     def serializer(self) -> Serializer:
         return self.context.serializer
+
+    @property
+    def feedback(self) -> FeedbackStore | None:
+        return self.context.feedback
 
     @property
     def name(self) -> str:

@@ -236,6 +236,10 @@ class MemoryRunStore:
             self._retries[step.id] = (next_step, delay)
             return next_step
 
+    def held_state(self) -> RunState:
+        """The live state, for a helper keeping part of it (``feedback.py``): only under the lock."""
+        return self._s
+
     def lease(self, step: Step) -> AbstractContextManager[None]:
         """Only marks the step as being executed (``task_states()``): steps run in this process,
         so if it dies the whole run goes with it - there is nobody to notice."""

@@ -18,6 +18,7 @@
 -- KEYS[11] frontier hash   step id -> JSON of a step made ready and not yet applied
 -- KEYS[12] handoffs hash   step id -> token a hand-off completion must carry
 -- KEYS[13] leases   hash   step id -> lease of the delivery running it (deleted: the step is done)
+-- KEYS[14] feedback, KEYS[15] feedback waiting: only kept alive
 -- ARGV[1] transition JSON: {step, kind, run_end, error, branch_error, enqueue, deliver, launch, new_nodes}
 -- ARGV[2] serialized result (used when kind == "completed")
 -- ARGV[3] TTL in seconds: every key above lives that long after the run's last transition

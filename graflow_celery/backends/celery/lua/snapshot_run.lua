@@ -1,13 +1,13 @@
 -- Read all of one run at one instant: a checkpoint taken while the run goes on.
 --
 -- KEYS[1] meta  KEYS[2] applied  KEYS[3] results  KEYS[4] scopes  KEYS[5] tokens  KEYS[6] barriers
--- KEYS[7] dynamic  KEYS[8] graph  KEYS[9] frontier  KEYS[10] channel index
+-- KEYS[7] dynamic  KEYS[8] graph  KEYS[9] frontier  KEYS[10] channel index  KEYS[11] feedback
 -- ARGV[1] the prefix of the run's channel keys ("gfc:{<run id>}:ch:"). Channel keys are named by
 --         the index and built here, so they are read at the same instant; they carry the run's
 --         hash tag, so in Redis Cluster they live in this script's slot.
 -- Returns {meta, applied, results, scopes, tokens, barriers, dynamic, graph or false, frontier,
---          channel}: hashes as flat field/value lists, the applied set as a list, and the channel
---          as one {name, "v" or "l", ttl in ms (-1: none), value or items...} per live key.
+--          channel, feedback}: hashes as flat field/value lists, the applied set as a list, and the
+--          channel as one {name, "v" or "l", ttl in ms (-1: none), value or items...} per live key.
 local out = {}
 out[1] = redis.call('HGETALL', KEYS[1])
 out[2] = redis.call('SMEMBERS', KEYS[2])
@@ -27,4 +27,5 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[10])) do
   end
 end
 out[10] = channel
+out[11] = KEYS[11] and redis.call('HGETALL', KEYS[11]) or {}
 return out

@@ -1,0 +1,122 @@
+"""A safety net for parked steps' deadlines - a worker killed while it held a wake-up message - and
+the pruning of the index of waiting requests.
+
+A worker holds a countdown message unacknowledged until it is due; killed (SIGKILL), its
+messages come back only after the broker's visibility timeout (an hour on Redis). So every
+parked request with a deadline is also a member of ``FEEDBACK_DUE``, scored with its deadline
+plus one step lease; every worker's deadline sweep (a thread, like the lease sweep) reads the
+members past their score and does what the wake-up would have done (``feedback_due.lua``): sends
+the step again if the request still waits past its deadline, else drops the member. A step sent
+this way is looked at again two leases later, should that message be lost too. Normally the
+wake-up message came first and the member is gone, so a sweep pass is one Redis read.
+
+Each pass also looks at a hundred members of the index of waiting requests (``FEEDBACK_INDEX``),
+going round it pass after pass, and drops those whose request no longer waits: requests of runs
+cancelled, ended otherwise or expired while they waited. So the index holds the waiting
+requests, and at most what ended since the sweep last came by.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from typing import Any
+
+from celery import Celery, bootsteps
+
+from graflow_celery.backends.celery.feedback_codec import text
+from graflow_celery.backends.celery.feedback_store import prune
+from graflow_celery.backends.celery.keys import FEEDBACK_DUE, check_run_id
+from graflow_celery.backends.celery.runtime import Runtime
+from graflow_celery.errors import InvalidRunIdError
+from graflow_celery.redact import describe
+
+logger = logging.getLogger("graflow_celery.feedback")
+
+BATCH = 100
+
+
+class DeadlineSweeper:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self.seconds = runtime.settings.step_lease
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._prune_at = 0  # where in the index of waiting requests the next pass looks
+
+    def sweep(self) -> list[tuple[str, str]]:
+        """One pass; returns the (run id, request key) whose step it sent again."""
+        runtime = self._runtime
+        now_ms, due = runtime.scripts.lease_due(FEEDBACK_DUE, BATCH)  # members scored <= now
+        sent = []
+        for member in due:
+            run_id, _, key = text(member).partition("|")
+            try:
+                check_run_id(run_id)
+            except InvalidRunIdError:
+                runtime.client.zrem(FEEDBACK_DUE, member)
+                continue
+            verdict, step = runtime.feedback(run_id).due(key)  # gone, settled or ended: unlisted there
+            if verdict == "early":  # cannot be, unless clocks moved: look again at the deadline
+                runtime.client.zadd(FEEDBACK_DUE, {member: now_ms + int(step * 1000)}, xx=True)
+                continue
+            if verdict != "due":
+                continue
+            runtime.client.zadd(FEEDBACK_DUE, {member: now_ms + int(2 * self.seconds * 1000)}, xx=True)
+            context = runtime.context_for(run_id)
+            if step is None or context is None:
+                continue
+            logger.warning("run %s: feedback %s:%s is past its deadline and its wake-up did not come (its "
+                           "worker died?); sending step %s again", run_id, run_id, key, step.id)
+            context.dispatcher.send(context, [step])
+            sent.append((run_id, key))
+        self._prune_at = prune(runtime.client, self._prune_at, BATCH)
+        return sent
+
+    def start(self) -> DeadlineSweeper:
+        self._thread = threading.Thread(target=self._sweep_forever, name="graflow-feedback-sweep",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _sweep_forever(self) -> None:
+        interval = self.seconds / 3
+        wait = random.uniform(0, interval)
+        while not self._stop.wait(wait):
+            wait = interval * random.uniform(0.9, 1.1)
+            try:
+                self.sweep()
+            except Exception as exc:  # Redis away for a while, a run that cannot load: next pass
+                logger.warning("the feedback deadline sweep failed: %s", describe(exc))
+
+
+class DeadlineSweep(bootsteps.StartStopStep):
+    """Worker bootstep (``graflow_celery.install`` adds it): this worker's deadline sweeper."""
+
+    label = "graflow feedback deadline sweep"
+    requires = {"celery.worker.components:Pool"}
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.sweeper: DeadlineSweeper | None = None
+
+    def start(self, parent: Any) -> None:
+        self.sweeper = DeadlineSweeper(Runtime.for_app(parent.app)).start()
+
+    def stop(self, parent: Any) -> None:
+        if self.sweeper is not None:
+            self.sweeper.stop()
+            self.sweeper = None
+
+    def terminate(self, parent: Any) -> None:
+        self.stop(parent)
+
+
+def add_deadline_sweep(app: Celery) -> None:
+    app.steps["worker"].add(DeadlineSweep)

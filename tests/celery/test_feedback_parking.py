@@ -1,0 +1,110 @@
+"""On Celery a step waiting for a person parks: no worker process waits with it. Fifty parked runs
+on a worker of two processes leave it free for an ordinary run; answering them completes them,
+each answer taken once. A parked step outlives its worker, and so does its deadline.
+
+The workers here lease steps for 1 s (their sweeps look every third of a second): a parked step
+that held a lease, or was sent again by the sweep, would show as a second run of its task.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+import redis
+from celery import Celery
+
+import graflow_celery
+from graflow_celery import FeedbackNotWaitingError, WorkflowRun
+from graflow_celery.backends.celery.keys import FEEDBACK_DUE, LEASE_INDEX, RunKeys
+from tests.contract import feedback_flows as ff
+from tests.support.redis_server import RedisServer
+from tests.support.wait import wait_for, wait_until
+from tests.support.workers import Worker, started
+
+RUNS = 50
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Celery, RedisServer, Path]]:
+    server = RedisServer().start()
+    app = Celery("feedback_parking", broker=server.url, set_as_current=False)
+    graflow_celery.install(app)
+    yield app, server, tmp_path_factory.mktemp("feedback-parking-logs")
+    server.stop()
+
+
+def workers(server: RedisServer, logs: Path, names: list[str]) -> AbstractContextManager[dict[str, Worker]]:
+    """Workers of two processes each, with 1 s step leases."""
+    return started(names, server.url, logs, {"GRAFLOW_TEST_STEP_LEASE": "1"},
+                   app_module="tests.support.lease_app", concurrency=2)
+
+
+def request_of(app: Celery, run: WorkflowRun) -> graflow_celery.FeedbackRequest | None:
+    return next((r for r in graflow_celery.pending_feedback(app, limit=200) if r.run_id == run.id), None)
+
+
+def test_fifty_parked_runs_hold_no_worker_and_each_answer_is_taken_once(cluster):
+    app, server, logs = cluster
+    client = redis.Redis.from_url(server.url)
+    with workers(server, logs, ["p1"]):
+        began = time.monotonic()
+        runs = [graflow_celery.submit(ff.approval(), app=app) for _ in range(RUNS)]
+        ids = {run.id for run in runs}
+        wait_until(lambda: len(ids & {r.run_id for r in graflow_celery.pending_feedback(app, limit=200)})
+                   == RUNS, 30, f"{RUNS} parked requests")
+
+        submitted = time.monotonic()
+        ordinary = graflow_celery.submit(ff.ordinary(20), app=app)
+        assert ordinary.result(timeout=20) == 0
+        ordinary_took = time.monotonic() - submitted
+        assert ordinary_took < 10, f"an ordinary 20-step run took {ordinary_took:.1f}s next to parked runs"
+        assert ordinary.progress() == (20, 20)
+
+        assert {run.status() for run in runs} == {"waiting"}
+        # Parked, no step holds a lease, and none ran twice (the 1 s lease sweep left them alone).
+        assert all(run.get_channel().get("log") == ["ask_refund"] for run in runs)
+        assert all(client.hlen(RunKeys(run.id).leases) == 0 for run in runs)
+        assert not [m for m in client.zrange(LEASE_INDEX, 0, -1) if m.decode().split("|")[0] in ids]
+
+        requests = {r.run_id: r for r in graflow_celery.pending_feedback(app, limit=200) if r.run_id in ids}
+        for i, run in enumerate(runs):
+            graflow_celery.respond(requests[run.id].feedback_id, i % 2 == 0, by=f"user{i}", app=app)
+        for run in runs:
+            with pytest.raises(FeedbackNotWaitingError) as second:
+                graflow_celery.respond(requests[run.id].feedback_id, True, by="late", app=app)
+            assert second.value.reason == "answered"
+        for i, run in enumerate(runs):
+            expected = "refunded, refund_ok=True" if i % 2 == 0 else "kept, refund_ok=False"
+            assert run.result(timeout=30) == expected
+            [entry] = run.feedback_history()
+            assert (entry.value, entry.responded_by) == (i % 2 == 0, f"user{i}")
+        took = time.monotonic() - began
+        assert took < 30, f"{RUNS} runs parked, answered and finished in {took:.1f}s"
+    assert not ids & {r.run_id for r in graflow_celery.pending_feedback(app, limit=200)}
+
+
+def test_a_parked_step_and_its_deadline_outlive_their_worker(cluster):
+    app, server, logs = cluster
+    client = redis.Redis.from_url(server.url)
+    with workers(server, logs, ["k1"]) as first:
+        waiting = graflow_celery.submit(ff.approval(), app=app)
+        timing = graflow_celery.submit(ff.with_default(), {"timeout": 2.0}, app=app)
+        request = wait_for("the request", lambda: request_of(app, waiting))
+        wait_for("the timed request", lambda: request_of(app, timing))
+        # k1 holds the wake-up of the timed request unacknowledged (a countdown message): killed,
+        # that message would come back only after the broker's visibility timeout, an hour.
+        wait_until(lambda: client.hlen("unacked") >= 1, 10, "the wake-up message held by k1")
+        assert client.zscore(FEEDBACK_DUE, f"{timing.id}|{request_of(app, timing).step_id}:0")
+        first["k1"].kill()
+    with workers(server, logs, ["k2"]) as second:
+        graflow_celery.respond(request.feedback_id, True, by="ann", app=app)
+        assert waiting.result(timeout=20) == "refunded, refund_ok=True"
+        assert timing.result(timeout=20) == "anonymous"  # the deadline sweep woke it
+        assert "its wake-up did not come" in second["k2"].log.read_text()
+    [entry] = timing.feedback_history()
+    assert entry.outcome == "timed_out"
+    assert not client.zrange(FEEDBACK_DUE, 0, -1)
