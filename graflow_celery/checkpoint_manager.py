@@ -32,6 +32,21 @@ class CheckpointManager:
         context)`` finishes the run. A failed run's failed steps run again with fresh retries.
         Values pickled by an in-process checkpoint are loaded: resume only checkpoints you trust,
         as with any pickle. ``portable``: as for ``wf.execute``."""
-        loaded = checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint.load(checkpoint)
+        loaded = checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint.load(_written(checkpoint))
         context = MemoryBackend(max_workers, serializer, portable=portable).restore(loaded)
         return context, loaded.metadata
+
+
+# graflow writes a checkpoint as three files, <path>.pkl, <path>.state.json and <path>.meta.json,
+# and programs resume from one of those names; here a checkpoint is the one document at <path>.
+_GRAFLOW_SUFFIXES = (".pkl", ".state.json", ".meta.json")
+
+
+def _written(path: str | os.PathLike[str]) -> str | os.PathLike[str]:
+    """The document a graflow-style name stands for, when only that document exists."""
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        for suffix in _GRAFLOW_SUFFIXES:
+            if name.endswith(suffix) and os.path.exists(name[: -len(suffix)]):
+                return name[: -len(suffix)]
+    return path

@@ -68,6 +68,11 @@ GRAFLOW_IMPORTS: dict[str, dict[str, str]] = {
     "graflow.trace.base": {"Tracer": "exports"},
     "graflow.trace.console": {"ConsoleTracer": "exports"},
     "graflow.trace.noop": {"NoopTracer": "exports"},
+    "graflow.core.handler": {"TaskHandler": "README.md"},
+    "graflow.core.handlers.direct": {"DirectTaskHandler": "exports"},
+    "graflow.coordination.coordinator": {"CoordinationBackend": "exports"},
+    "graflow.hitl.types": {"FeedbackType": "exports", "FeedbackRequest": "exports",
+                           "FeedbackResponse": "exports", "FeedbackTimeoutError": "exports"},
     "graflow.utils.graph": {
         "draw_ascii": "examples/09_visualization/README.md",
         "draw_mermaid": "examples/09_visualization/README.md",
@@ -81,24 +86,21 @@ MODULE_ONLY = {"canonicalize_group_policy", "resolve_group_policy", "get_current
                "set_current_workflow_context", "require_workflow_context", "as_runtime_error",
                "draw_ascii", "draw_mermaid", "show_graph_info", "visualize_dependencies"}
 
-_HANDLERS = "owned by issue 10's TaskHandler part: move into GRAFLOW_IMPORTS when it lands"
-_COORDINATION = ("owned by issue 10's semantics part (CoordinationBackend): move into GRAFLOW_IMPORTS when "
-                 "it lands")
 _WORKERS = ("graflow's own Redis task queue and worker process: here the distributed backend is Celery "
             "(wf.execute(backend='celery'), submit(...), `celery -A proj worker`)")
 
 EXCLUDED: dict[str, str] = {
-    "graflow.hitl": "human-in-the-loop feedback: issue 11",
-    "graflow.api": "the HITL feedback web API (FastAPI): issue 11",
+    "graflow.hitl.manager": ("graflow's FeedbackManager: here run.pending_feedback()/run.respond() and "
+                             "graflow_celery.pending_feedback(app)/respond(...)"),
+    "graflow.api": ("the HITL feedback web API (FastAPI): here the Django app's approvals page and "
+                    "`graflow-celery feedback`"),
     "graflow.llm": "LLM clients and agents (LiteLLM, Pydantic AI, Google ADK): out of this project's scope",
     "graflow.prompts": "LLM prompt management (Langfuse, YAML prompts): out of scope with graflow.llm",
     "graflow.trace.langfuse": "the Langfuse tracer: traces go to OpenTelemetry (graflow_celery.contrib.otel)",
     "graflow.queue": _WORKERS,
     "graflow.worker": _WORKERS,
-    "graflow.core.handler": _HANDLERS,
-    "graflow.core.handlers.direct": _HANDLERS,
-    "graflow.core.handlers.docker": _HANDLERS,
-    "graflow.coordination": _COORDINATION,
+    "graflow.core.handlers.docker": ("no Docker engine to test it against: subclass ProcessTaskHandler "
+                                     "(README, Task handlers)"),
     "graflow.channels.redis_channel": ("its RedisChannel(name, redis_client=..., host=...) is made here by "
                                        "ChannelFactory.create_channel('redis', name, ...) or "
                                        "ExecutionContext.create(..., channel_backend='redis')"),

@@ -1,0 +1,1 @@
+"""graflow's ``graflow.coordination`` package path (``core/coordination.py``)."""

@@ -1,0 +1,1 @@
+"""graflow's ``graflow.hitl`` package path. Tasks ask through ``ctx.request_feedback(...)``."""
