@@ -9,10 +9,9 @@ goto) can make the run longer than that; once one has, the total is marked a low
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from graflow_celery.core.composition import ParallelGroup
 
@@ -35,16 +34,6 @@ class GraphShape:
         return cls(frozenset(n for n, node in graph.nodes.items() if isinstance(node, ParallelGroup)),
                    {n: list(graph.successors(n)) for n in graph.nodes},
                    {n: o for n in graph.nodes if (o := graph.owner(n)) is not None}, grown)
-
-    @classmethod
-    def of_stored(cls, graph_json: str | bytes, grown: bool) -> GraphShape:
-        """From the graph document the Celery backend stores (``graph_codec.py``)."""
-        data: dict[str, Any] = json.loads(graph_json)
-        successors: dict[str, list[str]] = {n: [] for n in data["nodes"]}
-        for src, dst in data["edges"]:
-            successors.setdefault(src, []).append(dst)
-        groups = frozenset(n for n, spec in data["nodes"].items() if spec.get("type") == "group")
-        return cls(groups, successors, dict(data["owners"]), grown)
 
     def cost(self, node: str) -> int:
         """Steps a node makes ready when it runs: a task one; a group its launch, its members'

@@ -7,7 +7,7 @@ import pytest
 from graflow_celery import TaskWrapper, task, workflow
 from graflow_celery.core.progress import GraphShape, Progress, progress
 from graflow_celery.core.steps import Step
-from graflow_celery.graph_codec import GraphCodec
+from graflow_celery.graph_codec import GraphCodec, graph_shape
 
 
 @task
@@ -45,7 +45,7 @@ def group_flow():
 def shapes(wf) -> list[GraphShape]:
     """The shape as each backend reads it: from the live graph, and from the stored document."""
     return [GraphShape.of_graph(wf.graph, grown=False),
-            GraphShape.of_stored(GraphCodec().encode(wf.graph, wf.name), grown=False)]
+            GraphShape.of_graph(graph_shape(GraphCodec().encode(wf.graph, wf.name)), grown=False)]
 
 
 def step(node: str, phase: str = "run", scope: str = "", cycle: int = 0) -> Step:

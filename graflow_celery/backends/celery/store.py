@@ -29,6 +29,7 @@ from graflow_celery.core.steps import (
     Transition,
 )
 from graflow_celery.errors import ConfigurationError
+from graflow_celery.graph_codec import graph_shape
 
 DEFAULT_TTL = 7 * 24 * 3600
 
@@ -287,7 +288,7 @@ class RedisRunStore:
         graph_json, added = pipe.execute()
         if graph_json is None:
             return GraphShape(grown=bool(added))
-        return GraphShape.of_stored(graph_json, grown=bool(added))
+        return GraphShape.of_graph(graph_shape(graph_json), grown=bool(added))
 
     def wait(self, timeout: float | None) -> bool:
         """Block until the run has finished (pub/sub, no polling); False on timeout. Rides out a
