@@ -211,7 +211,7 @@ def report(task: Task, outcome: Finished, run_id: str) -> Any:
         raise Ignore()
     if outcome.kind == "failed" and outcome.error is not None:
         # Not the task's own exception: Celery would log it, store it and send it to Flower as it is,
-        # passwords included. Its stand-in has the same type name and the masked texts.
+        # passwords included. Its stand-in shows as the same type, with the masked texts.
         error = step_failed(outcome.error) if outcome.error["kind"] == "task" else to_exception(outcome.error)
         raise error from None
     return outcome.value
