@@ -102,11 +102,15 @@ class WorkflowRuntimeError(GraflowError):
     """A run did not complete normally."""
 
 
+def _task_failed(task_id: str, error_type: str, message: str) -> str:
+    return f"task {task_id!r} failed: {error_type}: {message}"
+
+
 class TaskError(WorkflowRuntimeError):
     """A task raised; ``__cause__`` is the original exception (or a ``RemoteError`` stand-in)."""
 
     def __init__(self, task_id: str, error_type: str, message: str) -> None:
-        super().__init__(f"task {task_id!r} failed: {error_type}: {message}")
+        super().__init__(_task_failed(task_id, error_type, message))
         self.task_id = task_id
         self.error_type = error_type
         self.error_message = message
@@ -132,6 +136,26 @@ class RetryLimitExceededError(TaskError):
         self.retry_count = retry_count
         self.max_retries = max_retries
         self.last_error = last_error
+
+
+class StepFailed(TaskError):
+    """What the step task raises to Celery when its task raised: the task's error type and
+    message as recorded (passwords masked), in place of the task's own exception, whose text Celery
+    would log, store and send to Flower as it is. Celery shows an exception by its ``repr``, which
+    reads like the task's own: ``ValueError('cannot reach redis://:**@host')``. ``args`` are the
+    constructor's, so it pickles and a JSON result backend rebuilds it."""
+
+    def __init__(self, task_id: str, error_type: str, message: str) -> None:
+        WorkflowRuntimeError.__init__(self, task_id, error_type, message)
+        self.task_id = task_id
+        self.error_type = error_type
+        self.error_message = message
+
+    def __str__(self) -> str:
+        return _task_failed(self.task_id, self.error_type, self.error_message)
+
+    def __repr__(self) -> str:
+        return f"{self.error_type}({self.error_message!r})"
 
 
 class RemoteError(Exception):

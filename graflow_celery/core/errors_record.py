@@ -16,6 +16,7 @@ from graflow_celery.errors import (
     ParallelGroupError,
     RemoteError,
     RetryLimitExceededError,
+    StepFailed,
     TaskError,
     WorkflowCancelledError,
     WorkflowDiscardedError,
@@ -39,6 +40,15 @@ def task_failure(task_id: str, exc: BaseException, retries: int = 0, max_retries
         "exception": exc,  # kept in memory only; a Redis store drops it
         **({"retries": retries, "max_retries": max_retries} if retries else {}),
     }
+
+
+def step_failed(record: dict[str, Any]) -> StepFailed:
+    """A task's failure as an exception whose every text is the record's, so masked: its type and
+    message, and its traceback as a note (a formatted traceback prints it after the exception)."""
+    err = StepFailed(record["task_id"], record["type"], record["message"])
+    if record.get("traceback"):
+        err.add_note(f"The task's own traceback, passwords masked:\n{record['traceback'].rstrip()}")
+    return err
 
 
 def group_failure(exc: ParallelGroupError) -> dict[str, Any]:

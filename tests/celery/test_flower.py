@@ -15,8 +15,10 @@ from collections.abc import Iterator
 import pytest
 
 import graflow_celery
+from graflow_celery.errors import StepFailed
 from tests.contract import flows
 from tests.support.redis_server import free_port
+from tests.support.wait import wait_for
 from tests.support.workers import ROOT, Worker
 
 
@@ -134,6 +136,38 @@ def test_the_run_id_resolves_in_flower_to_the_run_with_its_final_state(
                 time.sleep(0.3)
             assert record["name"] == run.name and record["root_id"] == run.id
         assert "failed under policy 'strict'" in flower_task(flower, failed.id)["exception"]
+    finally:
+        worker.stop()
+
+
+def test_a_password_in_a_task_exception_reaches_neither_flower_nor_the_result_backend(
+        celery_app, redis_server, worker_logs, flower):
+    """Flower shows the step's exception by type and masked message, and its traceback masked; so
+    does the step's result-backend record (kept although steps ignore results:
+    ``task_store_errors_even_if_ignored``)."""
+    worker = Worker("secretive", redis_server.url, worker_logs, queues="secretive", events=True,
+                    extra_env={"GRAFLOW_TEST_STORE_ERRORS": "1"}).start()
+    try:
+        worker.wait_ready()
+        time.sleep(1)
+        run = graflow_celery.submit(flows.single(flows.leaks_a_password), app=celery_app, queue="secretive")
+        assert run.wait(timeout=30) == "failed"
+        wait_for_states(flower, run.id, 1)
+        shown = flower_task(flower, f"{run.id}:1")
+        assert shown is not None and shown["state"] == "FAILURE"
+        assert shown["exception"] == f"ValueError('cannot reach {flows.MASKED_URL}')"
+        assert shown["traceback"].endswith(f"\nValueError: cannot reach {flows.MASKED_URL}\n")
+        assert ", in leaks_a_password\n" in shown["traceback"]  # the task's own frames
+
+        stored = celery_app.AsyncResult(f"{run.id}:1")
+        wait_for("the step's record", lambda: stored.state == "FAILURE")
+        assert isinstance(stored.result, StepFailed)
+        assert (stored.result.error_type, stored.result.error_message) == (
+            "ValueError", f"cannot reach {flows.MASKED_URL}")
+        assert stored.traceback == shown["traceback"]
+        raw = redis_server.client().get(f"celery-task-meta-{run.id}:1")
+        assert raw is not None and b"s3cret-pw" not in raw
+        assert "s3cret-pw" not in json.dumps(shown)
     finally:
         worker.stop()
 

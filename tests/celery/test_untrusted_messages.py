@@ -133,6 +133,13 @@ def test_a_straggler_of_an_ended_run_changes_nothing(celery_app, worker_logs):
 def test_a_password_in_a_failure_never_reaches_the_worker_logs(celery_app, worker_logs):
     run = graflow_celery.submit(flows.single(flows.leaks_a_password), app=celery_app)
     assert run.wait(timeout=30) == "failed"
-    log = worker_log(worker_logs)
-    assert f"cannot reach {flows.MASKED_URL}" in log
-    assert "s3cret-pw" not in log
+    # Celery logs the step's failure after the transition that failed the run: wait for that record
+    # up to the last line of its traceback, the task's exception
+    record = wait_for("the step's failure in the worker log", lambda: re.search(
+        rf"^.*\[{run.id}:1\] raised unexpected: .*\n(?:(?!\[\d{{4}}-).*\n)*?ValueError: cannot reach .*\n",
+        worker_log(worker_logs), re.M))
+    first, *traceback = record[0].splitlines()
+    assert first.endswith(f"[{run.id}:1] raised unexpected: ValueError('cannot reach {flows.MASKED_URL}')")
+    assert traceback[-1] == f"ValueError: cannot reach {flows.MASKED_URL}"
+    assert any(line.endswith("in leaks_a_password") for line in traceback)  # the task's frames
+    assert "s3cret-pw" not in worker_log(worker_logs)

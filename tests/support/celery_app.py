@@ -7,6 +7,8 @@
 - GRAFLOW_TEST_MASTER_NAME, if set: GRAFLOW_TEST_REDIS_URL is a Redis Sentinel URL list and this
   the name of the master the sentinels watch (broker, results and run state on that group);
 - GRAFLOW_TEST_VISIBILITY (a Redis broker's visibility timeout), GRAFLOW_TEST_PICKLE_KEY;
+- GRAFLOW_TEST_STORE_ERRORS, if set: failed steps have a result-backend record although steps
+  ignore their results (``task_store_errors_even_if_ignored``);
 - GRAFLOW_TEST_OTEL_DIR, if set: tracing on, spans written there (``tests/support/otel_setup.py``).
 
 The test process builds the app of each backend it tests with ``make_app``.
@@ -50,6 +52,8 @@ def make_app(main: str, redis_url: str, broker_url: str | None = None, state_url
         app.conf.result_backend_transport_options = master_name
     if state_url or broker_url:
         app.conf.graflow_state_url = state_url or redis_url
+    if os.environ.get("GRAFLOW_TEST_STORE_ERRORS"):
+        app.conf.task_store_errors_even_if_ignored = True
     if os.environ.get("GRAFLOW_TEST_PICKLE_KEY"):
         app.conf.graflow_pickle_key = os.environ["GRAFLOW_TEST_PICKLE_KEY"]
     graflow_celery.install(app)

@@ -29,7 +29,7 @@ from graflow_celery.backends.celery.store import RedisRunStore
 from graflow_celery.core.admission import Dropped
 from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.engine import Finished, Interrupted, RetryRequest, WorkflowEngine
-from graflow_celery.core.errors_record import to_exception
+from graflow_celery.core.errors_record import step_failed, to_exception
 from graflow_celery.core.feedback_store import Parked
 from graflow_celery.core.steps import Step
 from graflow_celery.errors import InvalidRunIdError
@@ -210,8 +210,10 @@ def report(task: Task, outcome: Finished, run_id: str) -> Any:
         task.send_event("task-revoked", terminated=False, signum=None, expired=False)
         raise Ignore()
     if outcome.kind == "failed" and outcome.error is not None:
-        original = outcome.error.get("exception")  # raised here: Celery logs its traceback once
-        raise original if isinstance(original, BaseException) else to_exception(outcome.error)
+        # Not the task's own exception: Celery would log it, store it and send it to Flower as it is,
+        # passwords included. Its stand-in shows as the same type, with the masked texts.
+        error = step_failed(outcome.error) if outcome.error["kind"] == "task" else to_exception(outcome.error)
+        raise error from None
     return outcome.value
 
 
