@@ -78,8 +78,8 @@ class Shop:
         client = self.client()
         status, _, _ = client.request("GET", "/accounts/login/")  # sets the CSRF cookie
         assert status == 200
-        status, headers, _ = client.request("POST", "/accounts/login/",
-                                            {"username": user.name, "password": user.password})
+        status, _, _ = client.request("POST", "/accounts/login/",
+                                      {"username": user.name, "password": user.password})
         assert status == 302, f"{user.name} could not sign in"
         return client
 

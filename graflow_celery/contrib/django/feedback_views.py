@@ -35,6 +35,9 @@ from graflow_celery.errors import ConfigurationError, FeedbackNotWaitingError, I
 from graflow_celery.feedback import pending_feedback
 
 FORBIDDEN = f"answering requests for feedback needs the permission {ANSWER_PERMISSION}"
+# what a person reads for each type
+KINDS = {"approval": "approval", "text": "text", "selection": "selection",
+         "multi_selection": "multi-selection", "custom": "custom (JSON)"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class Waiting:
 
     request: FeedbackRequest
     kind: str
+    kind_label: str
     created: dt.datetime | None
     deadline: dt.datetime | None
     metadata: list[tuple[str, str]]
@@ -50,7 +54,8 @@ class Waiting:
     @classmethod
     def of(cls, request: FeedbackRequest) -> Waiting:
         facts = [(str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in request.metadata.items()]
-        return cls(request, request.feedback_type.value, answers.when(request.created_at),
+        kind = request.feedback_type.value
+        return cls(request, kind, KINDS.get(kind, kind), answers.when(request.created_at),
                    answers.when(request.deadline), facts)
 
 
@@ -81,6 +86,15 @@ def _answered(app: Celery, feedback_id: str | None) -> FeedbackEntry | None:
     return next((e for e in history if e.feedback_id == feedback_id and e.outcome == "answered"), None)
 
 
+def _prompt(app: Celery, feedback_id: str) -> str | None:
+    """The prompt of a request, whatever its status (None: no such request)."""
+    try:
+        found = answers.request_run(app, feedback_id).feedback_request(feedback_id)
+    except FeedbackNotWaitingError:
+        return None
+    return found.prompt if found is not None else None
+
+
 # --- the page --------------------------------------------------------------------------------------------
 
 
@@ -103,7 +117,7 @@ def feedback_page(request: HttpRequest) -> HttpResponse:
             return _to_login(request)
         return HttpResponse(FORBIDDEN, status=403, content_type="text/plain")
     app = celery_app()
-    status, refused = 200, None
+    status, refused, refused_prompt = 200, None, None
     if request.method == "POST":
         feedback_id = request.POST.get("feedback_id", "")
         try:
@@ -111,6 +125,7 @@ def feedback_page(request: HttpRequest) -> HttpResponse:
                    reason=request.POST.get("reason", "").strip())
         except (FeedbackNotWaitingError, InvalidFeedbackError) as exc:
             status, refused = answers.status_of(exc), str(exc)
+            refused_prompt = _prompt(app, feedback_id)
         else:
             query = {k: v for k, v in (("run", request.GET.get("run")), ("answered", feedback_id)) if v}
             return HttpResponseRedirect(f"{request.path}?{urlencode(query)}")
@@ -123,7 +138,7 @@ def feedback_page(request: HttpRequest) -> HttpResponse:
     return render(request, "graflow/feedback.html", {
         "waiting": [Waiting.of(r) for r in waiting], "run_id": run_id, "username": _username(request),
         "action": request.path + (f"?{urlencode({'run': run_id})}" if run_id else ""),
-        "refused": refused, "answered": answered,
+        "refused": refused, "refused_prompt": refused_prompt, "answered": answered,
         "answered_value": answers.shown(answered.feedback_type, answered.value) if answered else None,
         "answered_run": run_of(answered.feedback_id) if answered else None,
     }, status=status)

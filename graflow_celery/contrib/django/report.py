@@ -11,7 +11,7 @@ from graflow_celery.redact import describe, redact
 
 # What a person reads for each task state (the JSON keeps the state itself).
 STATE_LABELS = {"pending": "pending", "executing": "running", "completed": "done", "failed": "failed",
-                "skipped": "skipped"}
+                "skipped": "skipped", "waiting": "waiting for a person"}
 
 
 def run_report(run: WorkflowRun) -> dict[str, Any]:
