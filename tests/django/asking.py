@@ -1,10 +1,11 @@
-"""A workflow asking one question of each kind the shop does not ask (it asks approvals), each in a
-member of a parallel group, for the approvals page's tests. The shop's worker and web process
-import it by its path, as any workflow module (their PYTHONPATH holds the repository)."""
+"""Workflows for the approvals page's tests: ``questions`` asks one question of each kind the shop
+does not ask (it asks approvals), each in a member of a parallel group; ``hurry`` asks with a
+deadline of a second, and goes on with a default. The shop's worker and web process import this
+module by its path, as any workflow module (their PYTHONPATH holds the repository)."""
 
 from __future__ import annotations
 
-from graflow_celery import TaskContext, parallel, task, workflow
+from graflow_celery import FeedbackTimeoutError, TaskContext, parallel, task, workflow
 
 CARRIERS = ["post", "courier", "pickup"]
 TAGS = ["gift", "fragile", "express"]
@@ -33,3 +34,15 @@ def fix_address(ctx: TaskContext) -> dict:
 
 with workflow("shop_questions") as questions:
     parallel(pick_carrier, gift_note, tag_order, fix_address, name="questions")
+
+
+@task(inject_context=True)
+def quick_question(ctx: TaskContext) -> str:
+    try:
+        return ctx.request_text_input("Anything to add, quickly?", timeout=1)
+    except FeedbackTimeoutError:
+        return "nothing added"
+
+
+with workflow("shop_hurry") as hurry:
+    hurry.add(quick_question)

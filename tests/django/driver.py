@@ -5,7 +5,7 @@ a time, so that the test can look at a run and at the database while a transacti
 - ``{"op": "commit"}`` / ``{"op": "rollback"}``: leave the transaction (a rollback as a view's
   exception does it);
 - ``{"op": "submit", ...order}``: place an order and submit its run outside any transaction;
-- ``{"op": "ask"}``: submit ``asking.py``'s workflow, which asks one question of each other kind;
+- ``{"op": "ask", "workflow": "questions" or "hurry"}``: submit a workflow of ``asking.py``;
 - ``{"op": "user", "username": ..., "password": ...}``: a user without any permission.
 
 An order is ``item``, ``quantity``, ``price`` and the run's extra ``inputs``. Each line is
@@ -57,7 +57,8 @@ def main() -> None:
             order, run = place(command)
             reply = {"order_id": order.pk, "run_id": run.id}
         elif op == "ask":
-            run = graflow_celery.submit(asking.questions, app=celery_app())
+            flow = getattr(asking, command.get("workflow", "questions"))
+            run = graflow_celery.submit(flow, app=celery_app())
             reply = {"run_id": run.id}
         elif op == "user":
             get_user_model().objects.create_user(command["username"], password=command["password"])

@@ -150,3 +150,20 @@ def test_a_second_answer_is_refused_and_a_rejected_order_cancelled(shop, manager
     row = shop.order(order_id)
     assert (row["status"], row["reviewed_by"], row["charged_at"], row["tracking"]) == \
         ("cancelled", "manager", None, "")
+
+
+def test_an_answer_after_the_deadline_is_refused(shop, manager):
+    run_id = shop.driver("ask", workflow="hurry")["run_id"]  # a deadline of one second
+    report = finished(shop, run_id)
+    assert (report["status"], report["result"]) == ("completed", "nothing added")
+    [entry] = report["feedback"]["history"]
+    assert (entry["outcome"], entry["responded_by"], entry["prompt"]) == \
+        ("timed_out", None, "Anything to add, quickly?")
+    boss = shop.logged_in(manager)
+    status, _, page = boss.request("POST", PAGE, {"feedback_id": entry["feedback_id"], "answer": "late"})
+    assert status == 409
+    assert (f"feedback request {entry['feedback_id']} is not waiting for an answer: its deadline has "
+            "passed").encode() in page
+    status, _, page = shop.client().request("GET", f"/workflows/runs/{run_id}/")
+    assert status == 200
+    assert f'data-feedback="{entry["feedback_id"]}" data-outcome="timed_out"'.encode() in page

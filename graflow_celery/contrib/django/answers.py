@@ -40,14 +40,14 @@ def request_run(app: Celery, feedback_id: str) -> WorkflowRun:
         raise FeedbackNotWaitingError(feedback_id, "unknown", str(exc)) from None
 
 
-def answer(app: Celery, feedback_id: str, read: Reader, *, by: str, reason: str | None = None,
-           ) -> tuple[FeedbackRequest, FeedbackResponse]:
+def answer(app: Celery, feedback_id: str, read: Reader, *, by: str,
+           reason: str | None = None) -> FeedbackResponse:
     """Answer request ``feedback_id`` with what ``read`` makes of the web request for it."""
     run = request_run(app, feedback_id)
     request = run.feedback_request(feedback_id)
     if request is None:
         raise FeedbackNotWaitingError(feedback_id, "unknown", "its run has no such request")
-    return request, run.respond(feedback_id, read(request), by=by, reason=reason or None)
+    return run.respond(feedback_id, read(request), by=by, reason=reason or None)
 
 
 def from_form(data: QueryDict) -> Reader:

@@ -122,7 +122,7 @@ def feedback_page(request: HttpRequest) -> HttpResponse:
         feedback_id = request.POST.get("feedback_id", "")
         try:
             answers.answer(app, feedback_id, answers.from_form(request.POST), by=_username(request),
-                   reason=request.POST.get("reason", "").strip())
+                           reason=request.POST.get("reason", "").strip())
         except (FeedbackNotWaitingError, InvalidFeedbackError) as exc:
             status, refused = answers.status_of(exc), str(exc)
             refused_prompt = _prompt(app, feedback_id)
@@ -180,7 +180,7 @@ def answer_json(request: HttpRequest, feedback_id: str) -> HttpResponseBase:
     if reason is not None and not isinstance(reason, str):
         return json_response({"error": "reason must be a string"}, status=400)
     try:
-        _, response = answers.answer(celery_app(), feedback_id, read, by=_username(request), reason=reason)
+        response = answers.answer(celery_app(), feedback_id, read, by=_username(request), reason=reason)
     except (FeedbackNotWaitingError, InvalidFeedbackError) as exc:
         why = exc.reason if isinstance(exc, FeedbackNotWaitingError) else "invalid"
         return json_response({"error": str(exc), "reason": why}, status=answers.status_of(exc))
