@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.django.conftest import Shop, User
 from tests.django.test_approvals import PAGE, answer_url, large_order, waiting
-from tests.django.test_run_page_browser import png_size, state_of
+from tests.django.test_run_page_browser import box, png_size, state_of
 from tests.django.test_shop import finished
 from tests.support.browser import screenshot
 
@@ -40,45 +40,47 @@ def test_a_manager_approves_a_large_order_by_clicking(shop, manager, page):
     questions = shop.driver("ask")["run_id"]  # other kinds on the page too, for the screenshot
     waiting(shop.logged_in(manager), questions, "fix_address")
 
-    page.goto(f"{shop.base}/workflows/runs/{run_id}/")
-    expect(page.locator("#gf-status")).to_have_text("waiting")
-    assert state_of(page, "approve") == ("waiting", "WAITING FOR A PERSON")
-    assert state_of(page, "charge") == ("pending", "PENDING")
-    expect(page.locator(f'#gf-waiting li[data-feedback="{fid}"]')).to_contain_text(prompt)
-    screenshot(page, "run-page-waiting")
+    run_page = page  # kept open: it follows the run while the manager answers in another tab
+    run_page.goto(f"{shop.base}/workflows/runs/{run_id}/")
+    expect(run_page.locator("#gf-status")).to_have_text("waiting")
+    assert state_of(run_page, "approve") == ("waiting", "WAITING FOR A PERSON")
+    assert state_of(run_page, "charge") == ("pending", "PENDING")
+    expect(run_page.locator(f'#gf-waiting li[data-feedback="{fid}"]')).to_contain_text(prompt)
+    screenshot(run_page, "run-page-waiting")
 
-    sign_in(page, shop, manager)
-    request = card(page, fid)
+    approvals = page.context.new_page()
+    sign_in(approvals, shop, manager)
+    request = card(approvals, fid)
     expect(request.locator(".gf-prompt")).to_have_text(prompt)
     facts = request.locator(".gf-facts").inner_text()
     assert "order_pipeline" in facts and run_id in facts and "approve" in facts and "150.00 EUR" in facts
     assert request.get_attribute("data-type") == "approval"
-    assert page.locator("article.gf-request").count() >= 5  # the approval and the four questions
-    shot = screenshot(page, "approvals-page")
+    assert approvals.locator("article.gf-request").count() >= 5  # the approval and the four questions
+    shot = screenshot(approvals, "approvals-page")
     width, height = png_size(shot)
     assert width >= 1000 and height >= 800, (width, height)
 
     request.get_by_label("Note").fill("regular customer")
     request.get_by_role("button", name="Approve").click()
-    expect(page.locator("#gf-answered")).to_contain_text(
+    expect(approvals.locator("#gf-answered")).to_contain_text(
         f"Answered {prompt}: approved by manager (regular customer)")
-    assert card(page, fid).count() == 0
-    screenshot(page, "approvals-page-answered")
+    assert card(approvals, fid).count() == 0
+    screenshot(approvals, "approvals-page-answered")
 
-    assert finished(shop, run_id)["status"] == "completed"
-    row = shop.order(order_id)
-    assert (row["status"], row["reviewed_by"], row["tracking"]) == \
-        ("shipped", "manager", f"TRK-{order_id:06d}")
-
-    page.goto(f"{shop.base}/workflows/runs/{run_id}/")
-    expect(page.locator("#gf-status")).to_have_text("completed")
-    assert state_of(page, "approve") == ("completed", "DONE")
-    assert page.locator("#gf-waiting").is_hidden()
-    line = page.locator(f'#gf-answers tr[data-feedback="{fid}"]')
+    # The run page, polling, draws itself again with the answer, and follows the run to its end.
+    line = run_page.locator(f'#gf-answers tr[data-feedback="{fid}"]')
+    expect(line).to_be_visible(timeout=20_000)
+    expect(run_page.locator("#gf-status")).to_have_text("completed", timeout=20_000)
+    expect(box(run_page, "ship")).to_have_attribute("data-state", "completed")
+    assert state_of(run_page, "approve") == ("completed", "DONE")
+    assert run_page.locator("#gf-waiting").is_hidden()
     cells = line.locator("td").all_inner_texts()
     assert cells[1:] == ["approve", prompt, "approved", "manager", "regular customer"]
     assert cells[0].endswith(" UTC")
-    screenshot(page, "run-page-answered")
+    screenshot(run_page, "run-page-answered")
+    row = shop.order(order_id)
+    assert (row["status"], row["reviewed_by"], row["tracking"]) == \
+        ("shipped", "manager", f"TRK-{order_id:06d}")
     shop.client().request("POST", f"/workflows/api/runs/{questions}/cancel/")
 
 
