@@ -16,6 +16,7 @@ import sys
 import tempfile
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,12 @@ class Driver:
         self.proc.wait(15)
 
 
+@dataclass(frozen=True)
+class User:
+    name: str
+    password: str
+
+
 class Shop:
     def __init__(self, db: PrivateDatabase, redis: RedisServer, env: dict[str, str], base: str,
                  driver: Driver) -> None:
@@ -66,15 +73,25 @@ class Shop:
     def client(self) -> Client:
         return Client(self.base)
 
+    def logged_in(self, user: User) -> Client:
+        """A client with a session of ``user``, signed in through the shop's login form."""
+        client = self.client()
+        status, _, _ = client.request("GET", "/accounts/login/")  # sets the CSRF cookie
+        assert status == 200
+        status, _, _ = client.request("POST", "/accounts/login/",
+                                      {"username": user.name, "password": user.password})
+        assert status == 302, f"{user.name} could not sign in"
+        return client
+
     def order(self, order_id: int) -> dict[str, Any] | None:
         """The order's row, read by this process's own connection: committed data only."""
+        columns = ["status", "emailed", "charged_at", "tracking", "run_id", "reviewed_by"]
         with self.db.connect() as conn:  # type: ignore[attr-defined]
-            cursor = conn.execute("SELECT status, emailed, charged_at, tracking, run_id FROM orders_order "
-                                  "WHERE id = %s", (order_id,))
+            cursor = conn.execute(f"SELECT {', '.join(columns)} FROM orders_order WHERE id = %s", (order_id,))
             row = cursor.fetchone()
         if row is None:
             return None
-        return dict(zip(["status", "emailed", "charged_at", "tracking", "run_id"], row, strict=True))
+        return dict(zip(columns, row, strict=True))
 
     def manage(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "manage.py", *args], cwd=SITE, env=self.env,
@@ -132,3 +149,20 @@ def shop() -> Iterator[Shop]:
             server.wait(15)
         redis.stop()
         db.drop()
+
+
+@pytest.fixture(scope="session")
+def manager(shop: Shop) -> User:
+    """A user with the permission graflow.answer_feedback, made by the shop's own command."""
+    user = User("manager", "manager-pass-1")
+    made = shop.manage("create_manager", user.name, "--password", user.password)
+    assert made.returncode == 0, made.stderr
+    return user
+
+
+@pytest.fixture(scope="session")
+def clerk(shop: Shop) -> User:
+    """A user without any permission."""
+    user = User("clerk", "clerk-pass-1")
+    shop.driver("user", username=user.name, password=user.password)
+    return user

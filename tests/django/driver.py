@@ -4,7 +4,9 @@ a time, so that the test can look at a run and at the database while a transacti
 - ``{"op": "begin", ...order}``: open a transaction, place an order, ``submit_on_commit`` its run;
 - ``{"op": "commit"}`` / ``{"op": "rollback"}``: leave the transaction (a rollback as a view's
   exception does it);
-- ``{"op": "submit", ...order}``: place an order and submit its run outside any transaction.
+- ``{"op": "submit", ...order}``: place an order and submit its run outside any transaction;
+- ``{"op": "ask", "workflow": "questions" or "hurry"}``: submit a workflow of ``asking.py``;
+- ``{"op": "user", "username": ..., "password": ...}``: a user without any permission.
 
 An order is ``item``, ``quantity``, ``price`` and the run's extra ``inputs``. Each line is
 answered with one JSON line: the order's id, the run's id and the run's status as this process
@@ -21,11 +23,15 @@ import django
 
 django.setup()
 
-from django.db import transaction  # noqa: E402  (after django.setup())
+from django.contrib.auth import get_user_model  # noqa: E402  (after django.setup())
+from django.db import transaction  # noqa: E402
 from orders.models import Order  # noqa: E402
 from orders.workflows import order_pipeline  # noqa: E402
 
+import graflow_celery  # noqa: E402
 from graflow_celery.contrib.django import submit_on_commit  # noqa: E402
+from graflow_celery.contrib.django.project import celery_app  # noqa: E402
+from tests.django import asking  # noqa: E402
 
 
 def place(command: dict[str, Any]) -> tuple[Order, Any]:
@@ -50,6 +56,12 @@ def main() -> None:
                 block.__enter__()
             order, run = place(command)
             reply = {"order_id": order.pk, "run_id": run.id}
+        elif op == "ask":
+            flow = getattr(asking, command.get("workflow", "questions"))
+            run = graflow_celery.submit(flow, app=celery_app())
+            reply = {"run_id": run.id}
+        elif op == "user":
+            get_user_model().objects.create_user(command["username"], password=command["password"])
         elif op == "commit":
             block.__exit__(None, None, None)
         elif op == "rollback":
@@ -57,7 +69,7 @@ def main() -> None:
             block.__exit__(type(error), error, None)  # rolls back; the error is not swallowed
         else:
             raise ValueError(f"unknown op {op!r}")
-        reply["status"] = run.status()
+        reply["status"] = run.status() if run is not None else None
         print(json.dumps(reply), flush=True)
 
 

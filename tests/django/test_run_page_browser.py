@@ -12,7 +12,7 @@ from tests.django.conftest import Shop
 from tests.support.browser import screenshot
 
 LABELS = {"pending": "pending", "executing": "running", "completed": "done", "failed": "failed",
-          "skipped": "skipped"}
+          "skipped": "skipped", "waiting": "waiting for a person"}
 
 
 def box(page: Any, task: str) -> Any:
@@ -52,12 +52,12 @@ def test_the_run_page_follows_a_run_to_its_end(shop, page):
     running = screenshot(page, "run-page-running")
 
     expect(page.locator("#gf-status")).to_have_text("completed", timeout=20_000)  # polled, not reloaded
-    for task in ["reserve_stock", "charge_and_email", "charge", "send_confirmation", "ship"]:
+    for task in ["reserve_stock", "approve", "charge_and_email", "charge", "send_confirmation", "ship"]:
         expect(box(page, task)).to_have_attribute("data-state", "completed")
         assert box(page, task).locator(":scope > .gf-head .gf-name").inner_text() == task
         assert state_of(page, task) == ("completed", "DONE")
     expect(page.locator("#gf-result")).to_contain_text("TRK-")
-    assert page.locator("#gf-steps").inner_text() == "6 of 6 steps"
+    assert page.locator("#gf-steps").inner_text() == "7 of 7 steps"
     done = screenshot(page, "run-page-completed")
 
     for shot in (running, done):
@@ -74,7 +74,7 @@ def test_a_failed_run_shows_where_it_failed(shop, page):
 
     expect(page.locator("#gf-status")).to_have_text("failed", timeout=20_000)
     assert state_of(page, "reserve_stock") == ("failed", "FAILED")
-    for task in ["charge_and_email", "charge", "send_confirmation", "ship"]:
+    for task in ["approve", "charge_and_email", "charge", "send_confirmation", "ship"]:
         assert state_of(page, task) == ("skipped", "SKIPPED")
     expect(page.locator("#gf-error")).to_contain_text("OutOfStock: only 10 of 'crate' in stock, 99 ordered")
     screenshot(page, "run-page-failed")

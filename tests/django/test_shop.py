@@ -10,7 +10,7 @@ from typing import Any
 from tests.django.conftest import Shop
 from tests.support.wait import wait_for
 
-ORDER_TASKS = ["reserve_stock", "charge_and_email", "charge", "send_confirmation", "ship"]
+ORDER_TASKS = ["reserve_stock", "approve", "charge_and_email", "charge", "send_confirmation", "ship"]
 
 
 def finished(shop: Shop, run_id: str, timeout: float = 30) -> dict[str, Any]:
@@ -80,8 +80,8 @@ def test_a_failed_run_reports_its_error_without_a_traceback(shop):
     submitted = shop.driver("submit", item="chair", quantity=50)  # more than the stock
     report = finished(shop, submitted["run_id"])
     assert report["status"] == "failed"
-    assert report["tasks"] == {"reserve_stock": "failed", "charge_and_email": "skipped", "charge": "skipped",
-                               "send_confirmation": "skipped", "ship": "skipped"}
+    assert report["tasks"] == {"reserve_stock": "failed", "approve": "skipped", "charge_and_email": "skipped",
+                               "charge": "skipped", "send_confirmation": "skipped", "ship": "skipped"}
     assert report["error"] == {"type": "TaskError", "task_id": "reserve_stock",
                                "message": "task 'reserve_stock' failed: OutOfStock: only 10 of 'chair' "
                                           "in stock, 50 ordered"}
@@ -146,14 +146,14 @@ def test_the_management_command(shop):
     status = shop.manage("graflow", "status", run_id, "--tasks")
     assert status.returncode == 0, status.stderr
     lines = status.stdout.splitlines()
-    assert lines[0].split() == [run_id, "order_pipeline", "completed", "6/6"]
+    assert lines[0].split() == [run_id, "order_pipeline", "completed", "7/7"]
     assert sorted(lines[1:]) == sorted(f"  {task} completed" for task in ORDER_TASKS)
     runs = shop.manage("graflow", "runs", "--limit", "1")
     assert runs.stdout.split()[:3] == [run_id, "order_pipeline", "completed"]
     graph = shop.manage("graflow", "graph", "order_pipeline", "--format", "ascii")  # by name alone
-    assert graph.stdout.splitlines() == ["order_pipeline", "  reserve_stock",
-                                         "    -> charge_and_email [charge | send_confirmation]",
-                                         "      -> ship"]
+    assert graph.stdout.splitlines() == ["order_pipeline", "  reserve_stock", "    -> approve",
+                                         "      -> charge_and_email [charge | send_confirmation]",
+                                         "        -> ship"]
     slow = shop.driver("submit", item="sofa", inputs={"payment_delay": 3})["run_id"]
     assert shop.manage("graflow", "cancel", slow).returncode == 0
     assert shop.manage("graflow", "watch", slow).returncode == 2

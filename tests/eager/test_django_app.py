@@ -100,6 +100,18 @@ class ViewAccessTests(SimpleTestCase):
         self.assertEqual(client.get("/runs/some-run/").status_code, 403)
 
     @override_settings(CELERY_GRAFLOW_VIEWS_ACCESS="graflow_celery.contrib.django.access.anyone")
+    def test_without_django_contrib_auth_nobody_may_answer(self):
+        # This project has no django.contrib.auth: no user, so no permission - whatever the setting.
+        client = Client()  # CSRF checks off: the permission refuses
+        self.assertEqual(client.get("/feedback/").status_code, 403)
+        answered = client.post("/feedback/", {"feedback_id": "some-run:1:0", "answer": "yes"})
+        self.assertEqual(answered.status_code, 403)
+        for response in (client.get("/api/feedback/"),
+                         client.post("/api/feedback/some-run:1:0/answer/", {"answer": "yes"})):
+            self.assertEqual(response.status_code, 403)
+            self.assertIn("needs the permission graflow.answer_feedback", response.json()["error"])
+
+    @override_settings(CELERY_GRAFLOW_VIEWS_ACCESS="graflow_celery.contrib.django.access.anyone")
     def test_the_setting_names_who_may(self):
         client = Client()
         response = client.get("/api/runs/")

@@ -25,8 +25,9 @@ class Client:
         self._open = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies),
                                                  NoRedirect).open
 
-    def request(self, method: str, path: str, data: dict[str, str] | None = None,
-                csrf: bool = True) -> tuple[int, dict[str, str], bytes]:
+    def request(self, method: str, path: str, data: dict[str, str] | list[tuple[str, str]] | None = None,
+                csrf: bool = True, json_body: Any = None) -> tuple[int, dict[str, str], bytes]:
+        """``data``: form fields (pairs for a field given several times); ``json_body``: a JSON body."""
         headers = {"Referer": self.base + "/"}
         token = next((c.value for c in self.cookies if c.name == "csrftoken"), None)
         if method == "POST" and csrf:
@@ -35,6 +36,8 @@ class Client:
                 token = next(c.value for c in self.cookies if c.name == "csrftoken")
             headers["X-CSRFToken"] = token
         body = urllib.parse.urlencode(data or {}).encode() if method == "POST" else None
+        if json_body is not None:
+            body, headers["Content-Type"] = json.dumps(json_body).encode(), "application/json"
         request = urllib.request.Request(self.base + path, data=body, method=method, headers=headers)
         try:
             with self._open(request, timeout=15) as response:

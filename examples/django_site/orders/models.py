@@ -5,8 +5,10 @@ class Order(models.Model):
     class Status(models.TextChoices):
         NEW = "new"
         RESERVED = "reserved"
+        AWAITING_APPROVAL = "awaiting_approval"
         CHARGED = "charged"
         SHIPPED = "shipped"
+        CANCELLED = "cancelled"
 
     item = models.CharField(max_length=100)
     quantity = models.PositiveIntegerField()
@@ -16,6 +18,7 @@ class Order(models.Model):
     emailed = models.BooleanField(default=False)
     charged_at = models.DateTimeField(null=True, blank=True)
     tracking = models.CharField(max_length=40, blank=True)
+    reviewed_by = models.CharField(max_length=150, blank=True)  # the manager who approved or rejected it
     run_id = models.CharField(max_length=100, blank=True)  # the order pipeline's run
     created = models.DateTimeField(auto_now_add=True)
 

@@ -8,14 +8,15 @@ from django.views.decorators.http import require_http_methods
 
 from graflow_celery.contrib.django import submit_on_commit
 from orders.models import Order
-from orders.workflows import order_pipeline
+from orders.workflows import APPROVAL_ABOVE, order_pipeline
 
 
 @require_http_methods(["GET", "POST"])
 def shop(request: HttpRequest) -> HttpResponse:
     """GET: the order form and the latest orders. POST: place an order and follow its run."""
     if request.method == "GET":
-        return render(request, "orders/shop.html", {"orders": Order.objects.order_by("-pk")[:10]})
+        return render(request, "orders/shop.html", {"orders": Order.objects.order_by("-pk")[:10],
+                                                    "approval_above": APPROVAL_ABOVE})
     try:
         quantity = int(request.POST["quantity"])
         price = Decimal(request.POST.get("price", "9.95"))

@@ -1,6 +1,7 @@
-"""The order pipeline: reserve stock, then charge and e-mail at once, then ship - each step
-updating the order's row. graflow_celery.contrib.django imports this module (every installed
-app's ``workflows``) in the web process and in workers, once Django is ready."""
+"""The order pipeline: reserve stock, have a manager approve a large order, then charge and e-mail
+at once, then ship - each step updating the order's row. graflow_celery.contrib.django imports
+this module (every installed app's ``workflows``) in the web process and in workers, once Django
+is ready."""
 
 import time
 from decimal import Decimal
@@ -8,10 +9,12 @@ from decimal import Decimal
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from graflow_celery import parallel, task, workflow
+from graflow_celery import FeedbackTimeoutError, TaskContext, parallel, task, workflow
 from orders.models import Order
 
 MAX_QUANTITY = 10
+APPROVAL_ABOVE = Decimal("100.00")  # EUR: larger orders wait for a manager's approval before charging
+APPROVAL_TIME = 3 * 24 * 3600  # seconds: an order nobody approved by then is cancelled
 
 
 class OutOfStock(Exception):
@@ -27,6 +30,37 @@ def reserve_stock(order_id: int) -> dict:
         raise OutOfStock(f"only {MAX_QUANTITY} of {order.item!r} in stock, {order.quantity} ordered")
     Order.objects.filter(pk=order_id).update(status=Order.Status.RESERVED)
     return {"item": order.item, "quantity": order.quantity}
+
+
+@task(inject_context=True)
+def approve(ctx: TaskContext, order_id: int) -> dict:
+    """A manager approves or rejects a large order on the approvals page (workflows/feedback/, with
+    the permission graflow.answer_feedback). The step parks while it waits - no worker is held -
+    and runs again from its start once answered: what comes before the request must be safe to
+    run twice (here it reads, and writes the same status again)."""
+    order = Order.objects.get(pk=order_id)
+    amount = order.price * order.quantity
+    if amount <= APPROVAL_ABOVE:
+        return {"approved": True, "by": None}
+    Order.objects.filter(pk=order_id).update(status=Order.Status.AWAITING_APPROVAL)
+    try:
+        answer = ctx.request_feedback(
+            "approval", f"Approve order {order.pk}: {order.quantity} x {order.item} for {amount} EUR?",
+            metadata={"order": order.pk, "amount": f"{amount} EUR", "customer": order.email},
+            timeout=APPROVAL_TIME)
+    except FeedbackTimeoutError:
+        return cancel_order(ctx, order_id, "", "nobody approved it in time")
+    if not answer.approved:
+        return cancel_order(ctx, order_id, answer.responded_by or "", answer.reason or "rejected")
+    Order.objects.filter(pk=order_id).update(reviewed_by=answer.responded_by or "")
+    return {"approved": True, "by": answer.responded_by}
+
+
+def cancel_order(ctx: TaskContext, order_id: int, by: str, why: str) -> dict:
+    """A rejected order is cancelled, and its run ends here, normally: nothing is charged or shipped."""
+    Order.objects.filter(pk=order_id).update(status=Order.Status.CANCELLED, reviewed_by=by)
+    ctx.terminate_workflow(f"order {order_id} cancelled: {why}")
+    return {"approved": False, "by": by or None, "why": why}
 
 
 @task
@@ -56,4 +90,4 @@ def ship(order_id: int, charge: dict) -> str:
 
 
 with workflow("order_pipeline") as order_pipeline:
-    reserve_stock >> parallel(charge, send_confirmation, name="charge_and_email") >> ship
+    reserve_stock >> approve >> parallel(charge, send_confirmation, name="charge_and_email") >> ship

@@ -15,10 +15,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
+from graflow_celery.contrib.django.models import ANSWER_FEEDBACK
 from graflow_celery.contrib.django.project import celery_app
 
 Action = Literal["list", "view", "cancel"]
 Check = Callable[[HttpRequest, str | None, Action], bool]
+
+ANSWER_PERMISSION = f"graflow.{ANSWER_FEEDBACK}"
 
 
 def staff_only(request: HttpRequest, run_id: str | None, action: Action) -> bool:
@@ -29,6 +32,12 @@ def staff_only(request: HttpRequest, run_id: str | None, action: Action) -> bool
 def anyone(request: HttpRequest, run_id: str | None, action: Action) -> bool:
     """Everyone may see and cancel every run: for a demo, or views behind your own gate."""
     return True
+
+
+def may_answer(request: HttpRequest) -> bool:
+    """An active user with the permission ``graflow.answer_feedback`` (a superuser has it)."""
+    user = getattr(request, "user", None)  # none without django.contrib.auth: nobody may
+    return bool(user is not None and user.is_active and user.has_perm(ANSWER_PERMISSION))
 
 
 def allowed(request: HttpRequest, run_id: str | None, action: Action) -> bool:

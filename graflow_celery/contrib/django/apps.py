@@ -19,6 +19,7 @@ def transaction_open() -> bool:
 class GraflowConfig(AppConfig):
     name = "graflow_celery.contrib.django"
     label = "graflow"
+    default_auto_field = "django.db.models.BigAutoField"  # the migration's, whatever the project's
     verbose_name = "Graflow workflows"
 
     def ready(self) -> None:

@@ -16,7 +16,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from graflow_celery.backends.celery.run import WorkflowRun, recent_runs
-from graflow_celery.contrib.django.access import Action, allowed
+from graflow_celery.contrib.django.access import Action, allowed, may_answer
+from graflow_celery.contrib.django.answers import shown, when
 from graflow_celery.contrib.django.encoding import RunJSONEncoder, json_response
 from graflow_celery.contrib.django.picture import layout, mark
 from graflow_celery.contrib.django.project import celery_app
@@ -42,7 +43,7 @@ def _run(request: HttpRequest, run_id: str, action: Action) -> WorkflowRun:
         raise Refused(404, str(exc)) from exc
 
 
-def _limit(request: HttpRequest) -> int:
+def limit_of(request: HttpRequest) -> int:
     raw = request.GET.get("limit", str(DEFAULT_LIMIT))
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         raise Refused(400, f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw!r}")
@@ -89,7 +90,7 @@ def runs_json(request: HttpRequest) -> HttpResponse:
     try:
         if not allowed(request, None, "list"):
             raise Refused(403, "you may not list runs")
-        runs = recent_runs(celery_app(), limit=_limit(request))
+        runs = recent_runs(celery_app(), limit=limit_of(request))
     except Refused as exc:
         return json_response({"error": str(exc)}, status=exc.status)
     return json_response({"runs": [summary.to_dict() for summary in runs]})
@@ -115,6 +116,10 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
     mark(rows, report["tasks"], STATE_LABELS)
     return render(request, "graflow/run.html", {
         "run": report, "rows": rows, "labels": STATE_LABELS, "mermaid": pictures.to_mermaid(graph),
+        "waiting": [{**r, "deadline_at": when(r["deadline"])} for r in report["feedback"]["waiting"]],
+        "history": [{**e, "when": when(e["at"]), "shown": shown(e["feedback_type"], e["value"])}
+                    for e in report["feedback"]["history"]],
+        "can_answer": may_answer(request),
         "result": json.dumps(report["result"], cls=RunJSONEncoder, indent=2),
         "api_url": reverse("graflow:api-run", args=[run.id]),
         "cancel_url": reverse("graflow:api-cancel", args=[run.id]), "page_url": request.get_full_path(),
@@ -129,7 +134,7 @@ def runs_page(request: HttpRequest) -> HttpResponse:
     try:
         if not allowed(request, None, "list"):
             raise Refused(403, "you may not list runs")
-        runs = recent_runs(celery_app(), limit=_limit(request))
+        runs = recent_runs(celery_app(), limit=limit_of(request))
     except Refused as exc:
         return HttpResponse(str(exc), status=exc.status, content_type="text/plain")
     return render(request, "graflow/runs.html", {"runs": runs})
