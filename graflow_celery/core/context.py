@@ -16,7 +16,13 @@ from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import NewStep
 from graflow_celery.core.task import Task
 from graflow_celery.core.task_context import TaskExecutionContext as TaskExecutionContext  # graflow's path
-from graflow_celery.errors import ConfigurationError, GraflowError, WorkflowTimeoutError
+from graflow_celery.errors import (
+    ConfigurationError,
+    GraflowError,
+    WorkflowInterruptedError,
+    WorkflowParkedError,
+    WorkflowTimeoutError,
+)
 from graflow_celery.handlers import base as handlers
 from graflow_celery.redact import describe
 from graflow_celery.serialization import Serializer
@@ -159,6 +165,8 @@ class ExecutionContext(GraflowContextMixin):
         events.emit("run_started", RunInfo(self.run_id, self.name))
         try:
             self.dispatcher.launch(engine, self, [first])
+        except (WorkflowParkedError, WorkflowInterruptedError):
+            raise  # the run stopped as asked, its checkpoint written: it goes on when resumed
         except Exception as exc:
             self.store.fail({"kind": "internal", "message": f"could not start: {describe(exc)}",
                              "task_id": start})

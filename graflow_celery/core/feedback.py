@@ -40,9 +40,14 @@ def split_feedback_id(fid: object) -> tuple[str, str] | None:
         return None
     run_id, _, key = fid.rpartition(":")
     run_id, _, step = run_id.rpartition(":")
-    if not run_id or not step.isdigit() or not key.isdigit():
+    if not run_id or not _number(step) or not _number(key):
         return None
     return run_id, request_key(step, int(key))
+
+
+def _number(text: str) -> bool:
+    """Digits 0-9 only, and few of them: ``str.isdigit`` also takes "²", which ``int`` refuses."""
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
 
 
 def iso(ms: int | None) -> str | None:

@@ -17,6 +17,8 @@ from graflow_celery import (
     Checkpoint,
     CheckpointManager,
     ConfigurationError,
+    ExecutionContext,
+    FeedbackNotWaitingError,
     FeedbackType,
     InvalidFeedbackError,
     MemoryBackend,
@@ -28,7 +30,9 @@ from graflow_celery import (
     task,
     workflow,
 )
+from graflow_celery.backends.memory.run import InProcessRun
 from graflow_celery.core.feedback import FeedbackRequest
+from graflow_celery.core.run_handle import RunHandle
 from tests.contract import feedback_flows as ff
 from tests.support.wait import wait_for
 
@@ -173,3 +177,41 @@ def test_an_answer_that_does_not_fit_is_refused_naming_what_fits(kind, options, 
         _request(kind, options).check_answer(value)
     with pytest.raises(InvalidFeedbackError, match="yes or no"):
         _request(FeedbackType.APPROVAL).parse_answer("perhaps")
+
+
+def test_a_parked_run_stays_waiting_and_can_be_answered_live(tmp_path, monkeypatch):
+    """Parking stops the launch, not the run: it was once failed as "could not start"."""
+    monkeypatch.chdir(tmp_path)
+    wf = ff.group_members()
+    context = ExecutionContext.create(wf.graph, name=wf.name)
+    context.feedback.parks = True
+    with pytest.raises(WorkflowParkedError) as parked:
+        WorkflowEngine().execute(context)
+    handle = RunHandle(InProcessRun(context))
+    assert handle.status() == "waiting" and context.store.error() is None
+    first = parked.value.pending[0]
+    handle.respond(first.feedback_id, "red" if first.prompt == "Colour?" else "L", by="ann")
+    assert [e.responded_by for e in handle.feedback_history()] == ["ann"]
+
+
+def test_checkpoints_and_the_runs_resumed_from_one_do_not_share_requests(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WorkflowParkedError) as parked:
+        ff.group_members().execute(park_on_feedback=True)
+    checkpoint = Checkpoint.load(parked.value.checkpoint_path)
+    run_a, _ = CheckpointManager.resume_from_checkpoint(checkpoint)
+    run_b, _ = CheckpointManager.resume_from_checkpoint(checkpoint)
+    [request_a, *_] = RunHandle(InProcessRun(run_a)).pending_feedback()
+    a_key = request_a.feedback_id.rpartition(":")[0].rpartition(":")[2]  # same step in both runs
+    RunHandle(InProcessRun(run_a)).respond(request_a.feedback_id,
+                                          "red" if request_a.prompt == "Colour?" else "L", by="ann")
+    waiting_b = [r for r in RunHandle(InProcessRun(run_b)).pending_feedback()
+                 if r.feedback_id.rpartition(":")[0].rpartition(":")[2] == a_key]
+    assert [r.prompt for r in waiting_b] == [request_a.prompt]  # still waiting in run B
+    assert len(checkpoint.pending_feedback()) == 2  # and in the checkpoint
+
+
+@pytest.mark.parametrize("feedback_id", ["abc:1:\u00b2", "abc:\u00b2:0", "abc:1:" + "9" * 5000, "abc:1", 7, ""])
+def test_a_malformed_request_id_is_not_waiting_not_a_crash(feedback_id):
+    with pytest.raises(FeedbackNotWaitingError):
+        graflow_celery.respond(feedback_id, True)

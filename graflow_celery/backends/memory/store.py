@@ -325,6 +325,7 @@ def copied(state: RunState) -> RunState:
         frontier=dict(state.frontier),
         results=dict(state.results),
         runs=dict(state.runs),
+        feedback={key: copy.deepcopy(record) for key, record in state.feedback.items()},
         tokens={node: dict(edges) for node, edges in state.tokens.items()},
         scopes={sid: dataclasses.replace(scope) for sid, scope in state.scopes.items()},
         barriers={gid: dataclasses.replace(b, outcomes=list(b.outcomes))
