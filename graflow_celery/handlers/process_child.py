@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from graflow_celery.errors import SerializationError
+from graflow_celery.errors import ConfigurationError, SerializationError
 from graflow_celery.handlers import wire
 from graflow_celery.redact import describe
 
@@ -156,6 +156,12 @@ class ChildRun:
 
     def get_channel(self) -> ChannelProxy:
         return self.channel
+
+    @property
+    def feedback(self) -> Any:
+        raise ConfigurationError(
+            "request_feedback is not available in a task with handler='process': ask in a task that "
+            "runs in the worker (the default handler) and pass the answer on")
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

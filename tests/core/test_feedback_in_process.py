@@ -211,7 +211,8 @@ def test_checkpoints_and_the_runs_resumed_from_one_do_not_share_requests(tmp_pat
     assert len(checkpoint.pending_feedback()) == 2  # and in the checkpoint
 
 
-@pytest.mark.parametrize("feedback_id", ["abc:1:\u00b2", "abc:\u00b2:0", "abc:1:" + "9" * 5000, "abc:1", 7, ""])
+@pytest.mark.parametrize("feedback_id", ["abc:1:\u00b2", "abc:\u00b2:0", "abc:1:" + "9" * 5000, "abc:1", 7,
+                                         ""])
 def test_a_malformed_request_id_is_not_waiting_not_a_crash(feedback_id):
     with pytest.raises(FeedbackNotWaitingError):
         graflow_celery.respond(feedback_id, True)

@@ -28,6 +28,19 @@ from graflow_celery.core.context import ExecutionContext
 from tests.support.wait import wait_for, wait_until
 
 
+@task(inject_context=True, handler="process")
+def asks_from_its_process(ctx: Any) -> bool:
+    return bool(ctx.request_approval("ok?", timeout=5))
+
+
+def test_asking_for_feedback_in_a_process_task_fails_it_saying_why():
+    with workflow("asks_in_process") as wf:
+        wf.add(asks_from_its_process)
+    with pytest.raises(TaskError) as failed:
+        wf.execute()
+    assert "request_feedback is not available in a task with handler='process'" in str(failed.value)
+
+
 @task(handler="process")
 def noisy() -> dict[str, Any]:
     print("x" * 200_000)  # far more than a pipe holds
