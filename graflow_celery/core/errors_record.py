@@ -42,7 +42,7 @@ def task_failure(task_id: str, exc: BaseException, retries: int = 0, max_retries
     }
 
 
-def step_failed(record: dict[str, Any]) -> StepFailed:
+def masked_step_failure(record: dict[str, Any]) -> StepFailed:
     """A task's failure as an exception whose every text is the record's, so masked: its type and
     message, and its traceback as a note (a formatted traceback prints it after the exception)."""
     err = StepFailed(record["task_id"], record["type"], record["message"])

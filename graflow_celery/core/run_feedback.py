@@ -102,8 +102,9 @@ def answer(store: FeedbackStore, run_id: str, feedback_id: str, value: Any, *, b
     if found.status != "waiting":
         raise _not_waiting(feedback_id, found.status, found)
     if found.parks and send is None:
-        raise ConfigurationError(f"the step of request {feedback_id} is parked on Celery workers: answer it "
-                                 "through the Celery app (app=...), which sends the step again")
+        raise ConfigurationError(f"the step of request {feedback_id} is parked (on Celery workers, or in a "
+                                 "checkpoint with park_on_feedback): answer it through the Celery app "
+                                 "(app=...), which sends the step again, or in the checkpoint")
     checked = found.to_request(run_id, key).check_answer(value)
     outcome = store.answer(key, {"value": checked, "by": _text(by, "by"), "reason": _text(reason, "reason")})
     if outcome.refused is not None or outcome.record is None:

@@ -29,7 +29,7 @@ from graflow_celery.backends.celery.store import RedisRunStore
 from graflow_celery.core.admission import Dropped
 from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.engine import Finished, Interrupted, RetryRequest, WorkflowEngine
-from graflow_celery.core.errors_record import step_failed, to_exception
+from graflow_celery.core.errors_record import masked_step_failure, to_exception
 from graflow_celery.core.feedback_store import Parked
 from graflow_celery.core.steps import Step
 from graflow_celery.errors import InvalidRunIdError
@@ -212,7 +212,8 @@ def report(task: Task, outcome: Finished, run_id: str) -> Any:
     if outcome.kind == "failed" and outcome.error is not None:
         # Not the task's own exception: Celery would log it, store it and send it to Flower as it is,
         # passwords included. Its stand-in shows as the same type, with the masked texts.
-        error = step_failed(outcome.error) if outcome.error["kind"] == "task" else to_exception(outcome.error)
+        record = outcome.error
+        error = masked_step_failure(record) if record["kind"] == "task" else to_exception(record)
         raise error from None
     return outcome.value
 
