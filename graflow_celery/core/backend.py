@@ -22,7 +22,11 @@ class RunStore(Protocol):
 
     run_id: str
 
-    def create(self, first: NewStep) -> Step: ...
+    def create(self, first: NewStep) -> Step:
+        """Start the run with its first step - only a run stored and not started ("pending"),
+        checked in the same atomic change: ``WorkflowDiscardedError`` for a discarded run,
+        ``ConfigurationError`` for one that started already or does not exist."""
+        ...
 
     def begin(self, step: Step) -> StepStart: ...
 

@@ -43,10 +43,17 @@ class RunFeedback:
         return store
 
     def waiting(self) -> bool:
-        """Whether every step on the running run's frontier waits for an answer."""
+        """Whether the run is running and every step on its frontier waits for an answer.
+
+        Read in this order so that the answer held at one instant: the frontier first - a step
+        still waiting afterwards was not applied, so no step joined the frontier in between (only
+        applying a step adds steps) - then the status, which may have ended meanwhile (a run that
+        ended keeps its frontier)."""
         store = self._run.feedback
-        steps = store.waiting_steps() if store is not None else set()
-        return bool(steps) and set(s.id for s in self._store.frontier().values()) <= steps
+        if store is None:
+            return False
+        frontier = {s.id for s in self._store.frontier().values()}
+        return bool(frontier) and frontier <= store.waiting_steps() and self._store.status() == "running"
 
     def pending_feedback(self) -> list[FeedbackRequest]:
         """The run's requests waiting for an answer, newest first (none once the run is over)."""

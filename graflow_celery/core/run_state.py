@@ -14,7 +14,7 @@ from typing import Any
 
 from graflow_celery.core.feedback_record import FeedbackRecord
 from graflow_celery.core.steps import ROOT_SCOPE, BranchOutcome, RunStatus, Step
-from graflow_celery.errors import ConfigurationError
+from graflow_celery.errors import ConfigurationError, GraflowError, WorkflowDiscardedError
 
 
 @dataclass
@@ -88,6 +88,18 @@ def _reopen_step(state: RunState, step: Step, holds_slot: bool) -> None:
         barrier.outcomes[i] = None
         state.scopes[f"{step.barrier}/{i}"] = ScopeState(last_result=outcome.result)
         _reopen_step(state, outcome.error_step, holds_slot=False)
+
+
+def refused_start(run_id: str, status: str, error: dict[str, Any] | None) -> GraflowError:
+    """Why a run that is not "pending" does not start (``RunStore.create``): a discarded run never
+    starts, and a run starts once."""
+    if status == "discarded":
+        reason = (error or {}).get("message") or "no reason given"
+        return WorkflowDiscardedError(f"{reason} (run {run_id} never starts)")
+    if status == "missing":
+        return ConfigurationError(f"run {run_id} cannot start: there is no such run (never stored, or its "
+                                  "state expired)")
+    return ConfigurationError(f"run {run_id} cannot start: it is {status} already (a run starts once)")
 
 
 def new_run_state(first: Step) -> RunState:

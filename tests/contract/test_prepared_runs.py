@@ -8,7 +8,12 @@ import pytest
 from celery import Celery
 
 import graflow_celery
-from graflow_celery import WorkflowCancelledError, WorkflowDiscardedError, WorkflowTimeoutError
+from graflow_celery import (
+    ConfigurationError,
+    WorkflowCancelledError,
+    WorkflowDiscardedError,
+    WorkflowTimeoutError,
+)
 from graflow_celery.backends.celery.run import prepare
 from tests.conftest import Runner
 from tests.contract import flows
@@ -52,3 +57,17 @@ def test_a_discarded_run_never_starts(app):
     assert prepared.discard("again") is False
     assert run.cancel() is False
     assert run.status() == "discarded"
+    with pytest.raises(WorkflowDiscardedError, match=r"the transaction rolled back \(run \w+ never starts\)"):
+        prepared.start()
+    assert run.status() == "discarded"
+    assert run.progress() == (0, 0)
+
+
+def test_a_run_starts_once(app):
+    prepared = prepare(flows.pipeline(), app=app)
+    run = prepared.start()
+    assert run.result(timeout=30) == 12
+    with pytest.raises(ConfigurationError, match=f"run {run.id} cannot start: it is completed already"):
+        prepared.start()
+    assert run.status() == "completed"
+    assert run.progress() == (3, 3)

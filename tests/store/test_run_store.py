@@ -14,6 +14,7 @@ from graflow_celery.backends.celery.store import RedisRunStore
 from graflow_celery.backends.memory.store import MemoryRunStore
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import Delivery, NewStep, Step, Transition
+from graflow_celery.errors import ConfigurationError, WorkflowDiscardedError
 from graflow_celery.graph_codec import GraphCodec
 
 
@@ -112,6 +113,59 @@ def test_ending_the_run_stops_everything_after_it(store):
     assert store.error()["message"] == "stop"
     assert store.apply(Transition(c, "completed", result=b"2", enqueue=[NewStep("d")])).ready == []
     assert not store.cancel("again")
+
+
+def test_a_discarded_run_never_starts(store):
+    assert store.discard("rolled back")
+    with pytest.raises(WorkflowDiscardedError, match="rolled back"):
+        store.create(NewStep("a"))
+    assert store.status() == "discarded"
+    assert store.frontier() == {} and store.progress() == (0, 0)
+
+
+def test_a_run_starts_once(store):
+    first = store.create(NewStep("a"))
+    with pytest.raises(ConfigurationError, match="cannot start: it is running already"):
+        store.create(NewStep("b"))
+    assert store.frontier() == {first.id: first} and store.progress() == (0, 1)
+    store.apply(Transition(first, "completed", result=b"1"))
+    with pytest.raises(ConfigurationError, match="cannot start: it is completed already"):
+        store.create(NewStep("a"))
+    assert store.status() == "completed" and store.frontier() == {}
+
+
+def test_of_a_start_and_a_discard_at_once_exactly_one_wins(store):
+    arrive = threading.Barrier(2)
+    outcome: dict[str, object] = {}
+
+    def start() -> None:
+        arrive.wait()
+        try:
+            outcome["start"] = store.create(NewStep("a"))
+        except WorkflowDiscardedError as exc:
+            outcome["start"] = exc
+
+    def discard() -> None:
+        arrive.wait()
+        outcome["discard"] = store.discard("rolled back")
+
+    threads = [threading.Thread(target=start), threading.Thread(target=discard)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    started = isinstance(outcome["start"], Step)
+    assert outcome["discard"] is not started
+    assert store.status() == ("running" if started else "discarded")
+    assert len(store.frontier()) == (1 if started else 0)
+
+
+def test_a_run_that_was_never_stored_does_not_start(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    store = RedisRunStore(client, Scripts(client), uuid.uuid4().hex, ttl=600, node_codec=GraphCodec())
+    with pytest.raises(ConfigurationError, match="no such run"):
+        store.create(NewStep("a"))
+    assert client.keys(f"gfc:{{{store.run_id}}}:*") == []
 
 
 def test_every_redis_key_of_a_run_expires(redis_server):

@@ -129,7 +129,8 @@ class PreparedRun:
         self.handle = handle
 
     def start(self) -> WorkflowRun:
-        """Send its first step to the workers (in eager mode: run it here, to its end)."""
+        """Send its first step to the workers (in eager mode: run it here, to its end). A run starts
+        once, and a discarded run never: ``WorkflowDiscardedError``, and nothing changes."""
         self._runs.start(self._context, self._inputs)
         return self.handle
 

@@ -22,6 +22,7 @@ class Scripts:
         self._client = client
         self._apply = client.register_script(_source("apply_transition"))
         self._end_run = client.register_script(_source("end_run"))
+        self._create_run = client.register_script(_source("create_run"))
         self._channel_get = client.register_script(_source("channel_get"))
         self._retry_step = client.register_script(_source("retry_step"))
         self._snapshot_run = client.register_script(_source("snapshot_run"))
@@ -40,6 +41,11 @@ class Scripts:
         """(applied now, ready steps as JSON, the status the run ended with in this application)."""
         first, ready, *ended = self._apply(keys=keys, args=[transition_json, result, ttl, done_channel])
         return bool(first), ready, (ended[0].decode() or None) if ended else None
+
+    def create_run(self, keys: list[str], step_id: str, step_json: str, runs_field: str, ttl: int) -> str:
+        """``keys``: meta, scopes, frontier. The status the run had: "pending" if it runs now."""
+        before: Any = self._create_run(keys=keys, args=[step_id, step_json, runs_field, ttl])
+        return before.decode() if isinstance(before, bytes) else str(before)
 
     def end_run(self, meta_key: str, status: str, error_json: str, done_channel: str,
                 only_from: str = "running") -> bool:

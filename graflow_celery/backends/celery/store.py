@@ -17,7 +17,7 @@ from graflow_celery.backends.celery.state_codec import RUNS, decode_snapshot, wr
 from graflow_celery.channels.base import ChannelEntry
 from graflow_celery.core.errors_record import short_message, storable
 from graflow_celery.core.progress import GraphShape
-from graflow_celery.core.run_state import RunState
+from graflow_celery.core.run_state import RunState, refused_start
 from graflow_celery.core.steps import (
     FINISHED,
     Applied,
@@ -73,13 +73,11 @@ class RedisRunStore:
 
     def create(self, first: NewStep) -> Step:
         step = Step("1", first.node)
-        pipe = self._r.pipeline(transaction=True)
-        pipe.hset(self.keys.meta, mapping={"status": "running", "seq": 1, f"{RUNS}{first.node}": 1})
-        pipe.hset(self.keys.scopes, "|n", 1)
-        pipe.hset(self.keys.frontier, step.id, json.dumps(step.to_dict()))
-        for key in (self.keys.scopes, self.keys.frontier):
-            pipe.expire(key, self.ttl)
-        pipe.execute()
+        keys = self.keys
+        before = self._scripts.create_run([keys.meta, keys.scopes, keys.frontier], step.id,
+                                          json.dumps(step.to_dict()), f"{RUNS}{first.node}", self.ttl)
+        if before != "pending":
+            raise refused_start(self.run_id, before, self.error())  # a discard is final: its reason stays
         return step
 
     def begin(self, step: Step) -> StepStart:

@@ -45,7 +45,9 @@ class InProcessRun:
         return self.context.graph  # the run's own copy: it grows at run time
 
     def send(self, steps: list[Step]) -> None:
-        """Runs the steps, and every step they lead to, here: returns when the run has ended."""
+        """Runs the steps, and every step they lead to, here: returns when the run has ended - or
+        at once if the run is being executed in this process now (``recover()`` or an answer from
+        another thread during ``execute()``): the steps join it, and its caller sees it end."""
         self.context.dispatcher.launch(WorkflowEngine(), self.context, steps)
 
     def revoke(self, steps: list[Step]) -> None:

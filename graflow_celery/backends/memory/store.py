@@ -18,7 +18,7 @@ from graflow_celery.core.engine import all_nodes
 from graflow_celery.core.errors_record import short_message, storable
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.progress import GraphShape
-from graflow_celery.core.run_state import BarrierState, RunState, ScopeState, new_run_state
+from graflow_celery.core.run_state import BarrierState, RunState, ScopeState, new_run_state, refused_start
 from graflow_celery.core.steps import (
     FINISHED,
     ROOT_SCOPE,
@@ -94,6 +94,8 @@ class MemoryRunStore:
     def create(self, first: NewStep) -> Step:
         step = Step("1", first.node)
         with self._lock:
+            if self._s.status != "pending":
+                raise refused_start(self.run_id, self._s.status, self._s.error)
             self._s = new_run_state(step)
             self._waiting = {}
         return step
