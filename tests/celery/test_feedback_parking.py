@@ -1,6 +1,7 @@
 """On Celery a step waiting for a person parks: no worker process waits with it. Fifty parked runs
 on a worker of two processes leave it free for an ordinary run; answering them completes them,
-each answer taken once. A parked step outlives its worker, and so does its deadline.
+each answer taken once. A parked step outlives its worker, and so does its deadline; a request
+made in process, where it blocked, parks once resumed on Celery.
 
 The workers here lease steps for 1 s (their sweeps look every third of a second): a parked step
 that held a lease, or was sent again by the sweep, would show as a second run of its task.
@@ -8,6 +9,8 @@ that held a lease, or was sent again by the sweep, would show as a second run of
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -18,7 +21,7 @@ import redis
 from celery import Celery
 
 import graflow_celery
-from graflow_celery import FeedbackNotWaitingError, WorkflowRun
+from graflow_celery import FeedbackNotWaitingError, GraflowError, MemoryBackend, WorkflowEngine, WorkflowRun
 from graflow_celery.backends.celery.keys import FEEDBACK_DUE, LEASE_INDEX, RunKeys
 from tests.contract import feedback_flows as ff
 from tests.support.redis_server import RedisServer
@@ -108,3 +111,35 @@ def test_a_parked_step_and_its_deadline_outlive_their_worker(cluster):
     [entry] = timing.feedback_history()
     assert entry.outcome == "timed_out"
     assert not client.zrange(FEEDBACK_DUE, 0, -1)
+
+
+def test_a_request_made_in_process_parks_once_resumed_on_celery_and_its_answer_sends_it(cluster, tmp_path):
+    app, server, logs = cluster
+    client = redis.Redis.from_url(server.url)
+    context = MemoryBackend(portable=True).new_run(ff.approval().graph, name="fb_approval",
+                                                   initial_channel={"timeout": 120})
+    ran = threading.Thread(target=lambda: _quietly(context), daemon=True)
+    ran.start()
+    local = graflow_celery.local_run(context.run_id)
+    wait_for("the request blocking in process", local.pending_feedback)
+    path = local.checkpoint(str(tmp_path / "blocked.json"))  # the request says: it blocks, not parks
+    local.cancel("moving to Celery")
+    ran.join(10)
+    with workers(server, logs, ["m1"]):
+        run = graflow_celery.resume(path, app=app)
+        wait_until(lambda: run.get_channel().get("log") == ["ask_refund", "ask_refund"], 20,
+                   "the step to run again on Celery")
+        [request] = wait_for("the request on Celery", run.pending_feedback)
+        member = f"{run.id}|{request.step_id}:0"
+        # It parks now: its deadline is watched by the workers' sweep, like any parked request's.
+        wait_until(lambda: client.zscore(FEEDBACK_DUE, member) is not None, 10, "the deadline watched")
+        wait_until(lambda: client.hlen(RunKeys(run.id).leases) == 0, 10, "the parked step's lease given back")
+        run.respond(request.feedback_id, True, by="ann")
+        assert run.result(timeout=20) == "refunded, refund_ok=True"
+        assert run.get_channel().get("log") == ["ask_refund"] * 3
+    assert client.zscore(FEEDBACK_DUE, member) is None
+
+
+def _quietly(context: object) -> None:
+    with contextlib.suppress(GraflowError):  # cancelled once its checkpoint is taken
+        WorkflowEngine().execute(context)  # type: ignore[arg-type]

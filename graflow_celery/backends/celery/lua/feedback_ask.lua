@@ -1,6 +1,8 @@
 -- Make a request for feedback, or find the one an earlier run of the step made (the first one
 -- stays: a step that runs again from its start finds its answer). A waiting request past its
--- deadline times out now; one still waiting marks its step as waiting for an answer.
+-- deadline times out now; one still waiting marks its step as waiting for an answer, and parks as
+-- the step asking now does (a request made in process, where it blocked, parks once its run is
+-- resumed on Celery: answering it must send the step, and its deadline is watched).
 --
 -- KEYS[1] meta (not used here; the feedback scripts share one KEYS order)
 -- KEYS[2] feedback  hash  "<key>" request JSON (stored as given), "<key>|s" state JSON
@@ -17,6 +19,7 @@ local raw = redis.call('HGET', KEYS[2], key .. '|s')
 local state
 if raw then
   state = cjson.decode(raw)
+  if state.status == 'waiting' then state.parks = ARGV[5] == '1' end
 else
   state = {status = 'waiting', step = ARGV[3], created = now, parks = ARGV[5] == '1'}
   if ARGV[4] ~= '' then state.deadline = now + tonumber(ARGV[4]) end
