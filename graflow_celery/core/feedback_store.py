@@ -58,11 +58,14 @@ class Asked:
 @dataclass(frozen=True)
 class AnswerOutcome:
     """``refused``: why an answer was not taken ("unknown", "answered", "timed_out", "ended"), and
-    nothing changed. Otherwise the record as answered, and the parked step to send again."""
+    nothing changed. Otherwise the record as answered, and the parked step to send again; ``sent``,
+    if the store watches that step until it runs again (a Celery worker's sweep sends it should
+    the answering process fail to): call it once the step is sent, and the store stops watching."""
 
     record: FeedbackRecord | None
     refused: str | None = None
     resend: Step | None = None
+    sent: Callable[[], None] | None = None
 
 
 class FeedbackStore(Protocol):

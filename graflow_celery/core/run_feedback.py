@@ -4,17 +4,21 @@ written once for every backend over the run's ``FeedbackStore``.
 An answer is checked against its request (type, options) first, then taken atomically only if
 the request still waits, its deadline has not passed and its run goes on - so of two answers
 sent at once exactly one is taken, and a refused one changes nothing. A parked step is sent
-again by whoever answered (``StoredRun.send``); a task blocked in process wakes up.
+again by whoever answered (``StoredRun.send``); a task blocked in process wakes up. Once taken, an
+answer stands: if sending its step fails and the store watches the step (Celery: a worker's
+deadline sweep sends it), the failure is logged and the answer returned.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from graflow_celery.core.feedback import FeedbackEntry, FeedbackRequest, FeedbackResponse, split_feedback_id
 from graflow_celery.core.feedback_record import by_newest, history
 from graflow_celery.errors import ConfigurationError, FeedbackNotWaitingError
+from graflow_celery.redact import describe
 
 if TYPE_CHECKING:
     from graflow_celery.core.backend import RunStore
@@ -22,6 +26,8 @@ if TYPE_CHECKING:
     from graflow_celery.core.feedback_store import FeedbackStore
     from graflow_celery.core.run_handle import StoredRun
     from graflow_celery.core.steps import Step
+
+logger = logging.getLogger("graflow_celery.feedback")
 
 _WHY = {"unknown": "this run has no such request",
         "answered": "it was answered already",
@@ -117,8 +123,22 @@ def answer(store: FeedbackStore, run_id: str, feedback_id: str, value: Any, *, b
     if outcome.refused is not None or outcome.record is None:
         raise _not_waiting(feedback_id, outcome.refused or "unknown", outcome.record)
     if outcome.resend is not None and send is not None:
-        send(outcome.resend)
+        _send_again(outcome.resend, send, outcome.sent, feedback_id)
     return outcome.record.to_response(run_id, key)
+
+
+def _send_again(step: Step, send: Callable[[Step], None], sent: Callable[[], None] | None,
+                feedback_id: str) -> None:
+    try:
+        send(step)
+    except Exception as exc:
+        if sent is None:  # nothing else would send it
+            raise
+        logger.warning("feedback %s is answered, but its step %s (%s) could not be sent again now (%s): a "
+                       "worker's deadline sweep sends it", feedback_id, step.id, step.node, describe(exc))
+        return
+    if sent is not None:
+        sent()
 
 
 def _not_waiting(fid: str, why: str, found: FeedbackRecord | None) -> FeedbackNotWaitingError:

@@ -123,9 +123,75 @@ def test_a_parked_answer_names_the_step_to_send_again_and_the_indexes_follow(red
     assert [r.feedback_id for r in pending_in(client)] == [f"{run_id}:1:0"]
     outcome = feedback.answer("1:0", {"value": False, "by": "ann", "reason": None})
     assert outcome.resend == step  # as the frontier holds it
-    assert client.zscore(FEEDBACK_INDEX, member) is None and client.zscore(FEEDBACK_DUE, member) is None
+    assert client.zscore(FEEDBACK_INDEX, member) is None
+    # Watched until whoever answered has sent the step: two leases on, a worker's sweep would.
+    assert client.zscore(FEEDBACK_DUE, member) == outcome.record.settled + 2000
+    assert outcome.sent is not None
+    outcome.sent()
+    assert client.zscore(FEEDBACK_DUE, member) is None
     assert json.loads(client.hget(RunKeys(run_id).feedback, "1:0|a")) == {"value": False, "by": "ann",
                                                                           "reason": None}
+
+
+def _running(client: redis.Redis) -> tuple[RedisRunStore, Step]:
+    run_id = uuid.uuid4().hex
+    store = RedisRunStore(client, Scripts(client), run_id, ttl=600, node_codec=GraphCodec())
+    store.initialize("{}", {"name": "t"})
+    return store, store.create(NewStep("a"))
+
+
+def test_a_waiting_request_parks_as_the_step_asking_now_does(redis_server):
+    client = redis.Redis.from_url(redis_server.db_url(10))
+    store, step = _running(client)
+    blocking = RedisFeedback(client, Scripts(client), store.run_id, 600, parks=False, grace=1)
+    parking = RedisFeedback(client, Scripts(client), store.run_id, 600, grace=1)
+    member = f"{store.run_id}|1:0"
+    made_in_process = blocking.ask(step, "1:0", made(step, timeout=60)).record  # e.g. a checkpoint's
+    assert not made_in_process.parks and client.zscore(FEEDBACK_DUE, member) is None
+    asked_on_celery = parking.ask(step, "1:0", made(step, timeout=60)).record
+    assert asked_on_celery.parks and asked_on_celery.created == made_in_process.created
+    assert client.zscore(FEEDBACK_DUE, member) == asked_on_celery.deadline + 1000  # its deadline watched
+    outcome = parking.answer("1:0", {"value": True, "by": "ann", "reason": None})
+    assert outcome.resend == step
+
+
+def test_the_sweep_script_sends_an_answered_step_until_it_runs_again(redis_server):
+    client = redis.Redis.from_url(redis_server.db_url(11))
+    store, step = _running(client)
+    scripts = Scripts(client)
+    feedback = RedisFeedback(client, scripts, store.run_id, 600, grace=1)
+    keys = RunKeys(store.run_id)
+    member = f"{store.run_id}|1:0"
+    feedback.ask(step, "1:0", made(step))  # no deadline: nothing watches it while it waits
+    assert client.zscore(FEEDBACK_DUE, member) is None
+    assert feedback.due("1:0") == ("waits", None)
+    outcome = feedback.answer("1:0", {"value": True, "by": "ann", "reason": None})  # and never sent
+    assert feedback.due("1:0") == ("answered", step)
+    # A delivery of the step holds its lease (it asked before the answer, say): it runs now.
+    scripts.lease_take([keys.meta, keys.frontier, keys.leases], step.id, "w:1", "t1", 60000, 600)
+    assert feedback.due("1:0") == ("busy", None)
+    scripts.lease_release(keys.leases, step.id, "t1")
+    assert feedback.due("1:0") == ("answered", step)
+    assert client.zscore(FEEDBACK_DUE, member) == outcome.record.settled + 2000  # still watched
+    # The step runs again and reads its answer: nothing left to send; the member goes.
+    assert feedback.ask(step, "1:0", made(step)).record.status == "answered"
+    assert feedback.due("1:0") == ("settled", None)
+    assert client.zscore(FEEDBACK_DUE, member) is None and feedback.record("1:0").answer["by"] == "ann"
+
+
+def test_a_refused_answer_leaves_the_taken_ones_watch_alone(redis_server):
+    client = redis.Redis.from_url(redis_server.db_url(11))
+    store, step = _running(client)
+    feedback = RedisFeedback(client, Scripts(client), store.run_id, 600, grace=1)
+    member = f"{store.run_id}|1:0"
+    feedback.ask(step, "1:0", made(step, timeout=60))
+    taken = feedback.answer("1:0", {"value": True, "by": "ann", "reason": None})
+    late = feedback.answer("1:0", {"value": False, "by": "bob", "reason": None})
+    assert taken.refused is None and late.refused == "answered"
+    assert client.zscore(FEEDBACK_DUE, member) == taken.record.settled + 2000
+    store.cancel("stop")
+    assert feedback.due("1:0") == ("ended", None)
+    assert client.zscore(FEEDBACK_DUE, member) is None
 
 
 def test_listing_drops_members_whose_request_no_longer_waits(redis_server):

@@ -17,7 +17,8 @@ logger = logging.getLogger("graflow_celery.feedback")
 @shared_task(name=DUE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
              max_retries=None)
 def feedback_due(self: Task, run_id: str, key: str) -> None:
-    """Send the step of request ``key`` again if its deadline passed without an answer."""
+    """Send the step of request ``key`` again if its deadline passed without an answer (an answered
+    one whose step did not run since is the deadline sweep's: it keeps watching it)."""
     if not valid_run_id(self, run_id):
         return
     runtime = Runtime.for_app(self.app)

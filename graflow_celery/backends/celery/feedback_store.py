@@ -9,12 +9,20 @@ step again. An in-process run can keep its requests here too (``MemoryBackend(fe
 The index is a hint, as the lease index is: it lives in another Redis Cluster slot, so it is
 written next to the scripts, not inside them. A member leaves it when its request is answered
 or times out; members of runs that ended or expired are dropped by whoever lists them.
+
+So is ``FEEDBACK_DUE``, the workers' safety net for parked steps (``feedback_sweep.py``): a
+parked request with a deadline is in it until its step runs again; an answer puts its request in
+it *before* it is taken, two step leases ahead, and the answering process takes it out once it
+has sent the step. Should that process fail to send the step or die, a worker's sweep finds the
+request answered, its step not run since (``resend`` in its state), and sends the step.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import redis
@@ -28,6 +36,9 @@ from graflow_celery.core.feedback_record import WAITING, FeedbackRecord
 from graflow_celery.core.feedback_store import AnswerOutcome, Asked, StepParked
 from graflow_celery.core.steps import Step
 from graflow_celery.errors import ConfigurationError
+from graflow_celery.redact import describe
+
+logger = logging.getLogger("graflow_celery.feedback")
 
 LOOK_AGAIN = 0.5  # seconds: how often a blocked request looks whether its task should stop
 LIST_BATCH = 200  # index members read per round trip when listing
@@ -71,11 +82,16 @@ class RedisFeedback:
         return Asked(found, int(now))
 
     def unlist(self, key: str) -> None:
-        """The request waits no more: out of the indexes."""
+        """The request waits no more and its step needs no watching: out of the indexes."""
         pipe = self._r.pipeline(transaction=False)
         pipe.zrem(FEEDBACK_INDEX, self._member(key))
         pipe.zrem(FEEDBACK_DUE, self._member(key))
         pipe.execute()
+
+    def _watch(self, member: str, from_ms: int, pipe: Any = None, *, lt: bool = False) -> None:
+        """Have a worker's sweep look at the request two step leases from ``from_ms`` (``lt``: or
+        sooner, if it is to look sooner already)."""
+        (pipe or self._r).zadd(FEEDBACK_DUE, {member: from_ms + 2 * self.grace_ms}, lt=lt)
 
     def wait(self, key: str, stopping: Callable[[], bool]) -> FeedbackRecord:
         """Block until answered (the answer's pub/sub message wakes it) or timed out."""
@@ -99,6 +115,9 @@ class RedisFeedback:
             pubsub.close()
 
     def answer(self, key: str, answer: dict[str, Any]) -> AnswerOutcome:
+        member = self._member(key)
+        if self.parks:  # watched before it is taken: this process may die right after
+            self._watch(member, _redis_ms(self._r), lt=True)
         raw = self._scripts.feedback_answer(self.keys.feedback_keys(), key, json.dumps(answer), self.ttl,
                                             self.keys.feedback_channel)
         verdict = text(raw[0])
@@ -107,11 +126,27 @@ class RedisFeedback:
         _, request, state, given, parked = raw
         found = FeedbackRecord.from_parts(request, state, given)
         if verdict != "ok":
-            if verdict != "timed_out":  # answered or ended: not waiting any more
-                self.unlist(key)
+            if verdict != "timed_out":  # answered or ended: not waiting any more (the sweep sees to the rest)
+                self._r.zrem(FEEDBACK_INDEX, member)
             return AnswerOutcome(found, verdict)
-        self.unlist(key)
-        return AnswerOutcome(found, resend=Step.from_dict(json.loads(parked)) if parked else None)
+        if not parked:
+            self.unlist(key)
+            return AnswerOutcome(found)
+        pipe = self._r.pipeline(transaction=False)
+        pipe.zrem(FEEDBACK_INDEX, member)
+        self._watch(member, found.settled or 0, pipe)
+        pipe.execute()
+        step = Step.from_dict(json.loads(parked))
+        return AnswerOutcome(found, resend=step, sent=partial(self._sent, member))
+
+    def _sent(self, member: str) -> None:
+        """The answering process sent the parked step: no need to watch it any more (if this fails,
+        the sweep drops the member once it finds the step ran)."""
+        try:
+            self._r.zrem(FEEDBACK_DUE, member)
+        except redis.RedisError as exc:
+            logger.warning("could not drop %s from the feedback deadline index (%s); a sweep drops it",
+                           member, describe(exc))
 
     def record(self, key: str) -> FeedbackRecord | None:
         request, state, answer = self._r.hmget(self.keys.feedback, [key, f"{key}|s", f"{key}|a"])
@@ -134,15 +169,22 @@ class RedisFeedback:
     # --- the deadline wake-up (``feedback.py``) --------------------------------------------------------
 
     def due(self, key: str) -> tuple[str, Any]:
-        """("early", seconds left), ("due", the step to send again or None), or (gone/settled/ended,
-        None) - then its index member goes."""
+        """What ``feedback_due.lua`` says: ("early", seconds left), ("due", the step to send again
+        past the deadline, or None), ("answered", the answered step to send again), ("busy",
+        None): its step runs now; or ("waits", None) - then its deadline index member goes -, or
+        (gone/settled/ended, None) - then both its index members go."""
         raw = self._scripts.feedback_due(self.keys.feedback_keys(), key)
         verdict = text(raw[0])
         if verdict == "early":
             return verdict, int(raw[1]) / 1000
-        if verdict == "due":
+        if verdict in ("due", "answered"):
             return verdict, Step.from_dict(json.loads(raw[1])) if raw[1] else None
-        self.unlist(key)
+        if verdict == "busy":
+            return verdict, None
+        if verdict == "waits":  # no deadline and no answer yet: nothing to watch
+            self._r.zrem(FEEDBACK_DUE, self._member(key))
+        else:
+            self.unlist(key)
         return verdict, None
 
 

@@ -125,7 +125,7 @@ class RunKeys:
 
     def feedback_keys(self) -> list[str]:
         """The keys the feedback scripts touch, in their KEYS order."""
-        return [self.meta, self.feedback, self.feedback_waiting, self.frontier]
+        return [self.meta, self.feedback, self.feedback_waiting, self.frontier, self.leases]
 
     @property
     def done_channel(self) -> str:  # pub/sub channel: one message when the run finishes

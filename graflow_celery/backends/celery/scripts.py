@@ -78,7 +78,8 @@ class Scripts:
         return self._feedback_answer(keys=keys, args=args)  # type: ignore[no-any-return]
 
     def feedback_due(self, keys: list[str], key: str) -> list[Any]:
-        """[b"ended" | b"gone" | b"settled"], [b"early", ms left] or [b"due", step JSON or None]."""
+        """[b"ended" | b"gone" | b"settled" | b"waits" | b"busy"], [b"early", ms left], [b"due", step JSON
+        or None] or [b"answered", step JSON]."""
         return self._feedback_due(keys=keys, args=[key])  # type: ignore[no-any-return]
     # --- leases (``leases.py``, ``sweep.py``): each call may be queued on a ``pipeline`` ----------------
 

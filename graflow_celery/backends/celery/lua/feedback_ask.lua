@@ -1,12 +1,17 @@
 -- Make a request for feedback, or find the one an earlier run of the step made (the first one
 -- stays: a step that runs again from its start finds its answer). A waiting request past its
--- deadline times out now; one still waiting marks its step as waiting for an answer.
+-- deadline times out now; one still waiting marks its step as waiting for an answer, and parks as
+-- the step asking now does (a request made in process, where it blocked, parks once its run is
+-- resumed on Celery: answering it must send the step, and its deadline is watched). An answered
+-- request found here has reached its step, which no longer needs sending ("resend" goes: see
+-- feedback_answer.lua).
 --
 -- KEYS[1] meta (not used here; the feedback scripts share one KEYS order)
 -- KEYS[2] feedback  hash  "<key>" request JSON (stored as given), "<key>|s" state JSON
---                         {status, step, created, deadline?, settled?, parks}, "<key>|a" answer JSON
+--                         {status, step, created, deadline?, settled?, parks, resend?}, "<key>|a"
+--                         answer JSON
 -- KEYS[3] fbwait    hash  step id -> key of its request waiting for an answer
--- KEYS[4] frontier (not used here)
+-- KEYS[4] frontier, KEYS[5] leases (not used here)
 -- ARGV[1] key "<step id>:<n>", ARGV[2] request JSON, ARGV[3] step id, ARGV[4] timeout in ms or ""
 -- (none), ARGV[5] "1": the step parks while it waits, ARGV[6] the run's TTL in seconds
 -- Returns {request JSON, state JSON, answer JSON or false, Redis time in ms}.
@@ -17,6 +22,8 @@ local raw = redis.call('HGET', KEYS[2], key .. '|s')
 local state
 if raw then
   state = cjson.decode(raw)
+  if state.status == 'waiting' then state.parks = ARGV[5] == '1' end
+  state.resend = nil
 else
   state = {status = 'waiting', step = ARGV[3], created = now, parks = ARGV[5] == '1'}
   if ARGV[4] ~= '' then state.deadline = now + tonumber(ARGV[4]) end
