@@ -73,6 +73,8 @@ def test_fifty_parked_runs_hold_no_worker_and_each_answer_is_taken_once(cluster)
         assert ordinary.progress() == (20, 20)
 
         assert {run.status() for run in runs} == {"waiting"}
+        listed = {r.id: r.status for r in graflow_celery.recent_runs(app, limit=200)}
+        assert {listed[run.id] for run in runs} == {"waiting"} and listed[ordinary.id] == "completed"
         # Parked, no step holds a lease, and none ran twice (the 1 s lease sweep left them alone).
         assert all(run.get_channel().get("log") == ["ask_refund"] for run in runs)
         assert all(client.hlen(RunKeys(run.id).leases) == 0 for run in runs)

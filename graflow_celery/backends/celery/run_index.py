@@ -11,7 +11,7 @@ its own state when it is listed, and a run whose state has expired is left out (
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,4 +81,22 @@ class RunIndex:
                                         datetime.fromtimestamp(at, UTC)))
         if gone:
             self._r.zrem(self.key, *gone)
-        return found[:limit]
+        return self._waiting_read_as_such(found[:limit])
+
+    def _waiting_read_as_such(self, found: list[RunSummary]) -> list[RunSummary]:
+        """A running run whose every frontier step waits for a person reads "waiting", as its
+        handle says (``RunHandle.status``)."""
+        running = [i for i, summary in enumerate(found) if summary.status == "running"]
+        if not running:
+            return found
+        pipe = self._r.pipeline(transaction=False)
+        for i in running:
+            keys = RunKeys(found[i].id)
+            pipe.hkeys(keys.frontier)
+            pipe.hkeys(keys.feedback_waiting)
+        read = pipe.execute()
+        for n, i in enumerate(running):
+            frontier, waiting = set(read[2 * n]), set(read[2 * n + 1])
+            if frontier and frontier <= waiting:
+                found[i] = replace(found[i], status="waiting")
+        return found
