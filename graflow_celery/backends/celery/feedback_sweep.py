@@ -25,14 +25,14 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from typing import Any
 
-from celery import Celery, bootsteps
+from celery import Celery
 
 from graflow_celery.backends.celery.feedback_codec import text
 from graflow_celery.backends.celery.feedback_store import prune
 from graflow_celery.backends.celery.keys import FEEDBACK_DUE, check_run_id
 from graflow_celery.backends.celery.runtime import Runtime
+from graflow_celery.backends.celery.sweep import SweeperStep
 from graflow_celery.errors import InvalidRunIdError
 from graflow_celery.redact import describe
 
@@ -103,26 +103,13 @@ class DeadlineSweeper:
                 logger.warning("the feedback deadline sweep failed: %s", describe(exc))
 
 
-class DeadlineSweep(bootsteps.StartStopStep):
+class DeadlineSweep(SweeperStep):
     """Worker bootstep (``graflow_celery.install`` adds it): this worker's deadline sweeper."""
 
     label = "graflow feedback deadline sweep"
-    requires = {"celery.worker.components:Pool"}
 
-    def __init__(self, parent: Any, **kwargs: Any) -> None:
-        super().__init__(parent, **kwargs)
-        self.sweeper: DeadlineSweeper | None = None
-
-    def start(self, parent: Any) -> None:
-        self.sweeper = DeadlineSweeper(Runtime.for_app(parent.app)).start()
-
-    def stop(self, parent: Any) -> None:
-        if self.sweeper is not None:
-            self.sweeper.stop()
-            self.sweeper = None
-
-    def terminate(self, parent: Any) -> None:
-        self.stop(parent)
+    def make(self, runtime: Runtime) -> DeadlineSweeper:
+        return DeadlineSweeper(runtime)
 
 
 def add_deadline_sweep(app: Celery) -> None:

@@ -157,20 +157,21 @@ def resend_through(runtime: Runtime) -> Resend:
     return resend
 
 
-class LeaseSweep(bootsteps.StartStopStep):
-    """Worker bootstep (``graflow_celery.install`` adds it): this worker's sweeper thread."""
+class SweeperStep(bootsteps.StartStopStep):
+    """A worker bootstep that runs one sweeper thread while the worker's pool is up: ``make``
+    builds it (an object with ``start()`` returning itself, and ``stop()``)."""
 
-    label = "graflow lease sweep"
     requires = {"celery.worker.components:Pool"}
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
-        self.sweeper: Sweeper | None = None
+        self.sweeper: Any = None
+
+    def make(self, runtime: Runtime) -> Any:
+        raise NotImplementedError
 
     def start(self, parent: Any) -> None:
-        runtime = Runtime.for_app(parent.app)
-        self.sweeper = Sweeper(runtime.client, runtime.scripts, runtime.settings.step_lease,
-                               resend_through(runtime)).start()
+        self.sweeper = self.make(Runtime.for_app(parent.app)).start()
 
     def stop(self, parent: Any) -> None:
         if self.sweeper is not None:
@@ -179,6 +180,15 @@ class LeaseSweep(bootsteps.StartStopStep):
 
     def terminate(self, parent: Any) -> None:
         self.stop(parent)
+
+
+class LeaseSweep(SweeperStep):
+    """Worker bootstep (``graflow_celery.install`` adds it): this worker's sweeper thread."""
+
+    label = "graflow lease sweep"
+
+    def make(self, runtime: Runtime) -> Sweeper:
+        return Sweeper(runtime.client, runtime.scripts, runtime.settings.step_lease, resend_through(runtime))
 
 
 def add_sweep(app: Celery) -> None:
