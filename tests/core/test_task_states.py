@@ -51,3 +51,10 @@ def test_failures_in_a_branch_and_of_the_run():
 def test_nodes_the_state_names_beyond_the_graph_are_included():
     state = RunState(status="completed", results={"a": b"1", "added": b"2"})
     assert task_states(["a"], state, set()) == {"a": "completed", "added": "completed"}
+
+
+def test_a_step_that_failed_after_its_lease_was_read_shows_failed():
+    """``executing()`` is read before the state: the failed step may still be in both."""
+    step = Step("1", "a")
+    state = RunState(status="failed", failed_step=step, frontier={"1": step})
+    assert task_states(["a", "b"], state, {"1"}) == {"a": "failed", "b": "skipped"}
