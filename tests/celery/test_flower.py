@@ -16,6 +16,7 @@ import pytest
 
 import graflow_celery
 from graflow_celery.errors import StepFailed
+from tests.contract import feedback_flows as ff
 from tests.contract import flows
 from tests.support.redis_server import free_port
 from tests.support.wait import wait_for
@@ -107,6 +108,33 @@ def test_flower_shows_failed_steps_as_failure_and_cancelled_ones_as_revoked(
         assert cancelled.wait(timeout=30) == "cancelled"
         tasks = wait_for_states(flower, cancelled.id, 1)
         assert tasks["control.cancel_caught"]["state"] == "REVOKED"
+    finally:
+        worker.stop()
+
+
+def test_a_step_waiting_for_a_person_shows_as_parked_until_answered_then_success(
+        celery_app, redis_server, worker_logs, flower):
+    """Not SUCCESS while it waits: its worker let it go, but the step has not finished."""
+    worker = Worker("parking", redis_server.url, worker_logs, queues="parking", events=True).start()
+    try:
+        worker.wait_ready()
+        time.sleep(1)
+        run = graflow_celery.submit(ff.approval(), app=celery_app, queue="parking")
+        wait_for("the request", lambda: run.pending_feedback())
+        request = run.pending_feedback()[0]
+        deadline = time.monotonic() + 20
+        while (shown := flower_task(flower, f"{run.id}:1")) is None or shown["state"] != "PARKED":
+            assert time.monotonic() < deadline, shown
+            time.sleep(0.3)
+        assert shown["name"] == "fb_approval.ask_refund" and shown["root_id"] == run.id
+        time.sleep(1)  # no success event follows on its own
+        assert flower_task(flower, f"{run.id}:1")["state"] == "PARKED"
+
+        run.respond(request.feedback_id, True, by="tester")
+        assert run.result(timeout=30) == "refunded, refund_ok=True"
+        tasks = wait_for_states(flower, run.id, 2)
+        assert tasks["fb_approval.ask_refund"]["state"] == "SUCCESS"
+        assert tasks["fb_approval.ask_refund"]["result"] == "'refunded'"
     finally:
         worker.stop()
 
