@@ -104,13 +104,18 @@ class ExecutionContext(GraflowContextMixin):
         serializer: Serializer | None = None,
         run_id: str | None = None,
         portable: bool = False,
+        feedback_backend: str | None = None,
+        feedback_config: Mapping[str, Any] | None = None,
     ) -> ExecutionContext:
         """A new run of ``graph`` (graflow's low-level form; ``WorkflowEngine().execute(context)``
         runs it). ``channel_backend``: "memory" (in process), "redis" (in process, the channel in
         Redis: ``config={"redis_client": r}`` or ``{"host":, "port":, "db":}``) or "celery" (on the
         Celery workers). ``default_max_retries``: for tasks that set no retries of their own.
         ``max_cycles`` is ``default_max_cycles`` by its shorter name. ``portable``: on the memory
-        backend, values pass ``serializer`` as they would to Celery."""
+        backend, values pass ``serializer`` as they would to Celery. ``feedback_backend``: where an
+        in-process run keeps its requests for a person - "memory", or "redis" with
+        ``feedback_config`` (``MemoryBackend``'s settings); as in graflow, a run whose channel is in
+        Redis keeps them there too unless told otherwise."""
         factory = _run_factories.get(channel_backend)
         if factory is None:
             raise ConfigurationError(
@@ -127,7 +132,8 @@ class ExecutionContext(GraflowContextMixin):
         cycles = next((c for c in (max_cycles, default_max_cycles) if c is not None), DEFAULT_MAX_CYCLES)
         context = factory(with_default_retries(graph, default_max_retries), start_node,
                           limits=RunLimits(max_steps, cycles), run_id=run_id, max_workers=max_workers,
-                          serializer=serializer, name=name, config=config, portable=portable)
+                          serializer=serializer, name=name, config=config, portable=portable,
+                          feedback_backend=feedback_backend, feedback_config=feedback_config)
         context._config = {k: v for k, v in (config or {}).items() if k != "redis_client"}
         if tracer is not None:
             context.tracer = tracer

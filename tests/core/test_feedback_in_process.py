@@ -118,6 +118,27 @@ def test_the_redis_channel_lets_another_process_answer_an_in_process_run(redis_s
     assert graflow_celery.pending_feedback(redis_client=client) == []
 
 
+@pytest.mark.parametrize("form", ["graflow's redis channel", "feedback_backend"])
+def test_execution_context_create_keeps_requests_in_redis_as_graflow_does(redis_server, form):
+    """graflow keeps requests with a Redis channel; ``feedback_backend=`` asks for it outright."""
+    client = redis.Redis.from_url(redis_server.db_url(4))
+    settings = ({"channel_backend": "redis", "config": {"redis_client": client}} if form.endswith("channel")
+                else {"feedback_backend": "redis", "feedback_config": {"redis_client": client}})
+    context = ExecutionContext.create(ff.approval().graph, name="fb_approval", **settings)  # type: ignore[arg-type]
+    other = subprocess.Popen([sys.executable, "-c", ANSWER_FROM_ANOTHER_PROCESS, redis_server.db_url(4),
+                              context.run_id], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert WorkflowEngine().execute(context) == "refunded, refund_ok=True"
+    finally:
+        out, _ = other.communicate(timeout=30)
+    assert out.strip() == "Refund 120 EUR?"
+
+
+def test_a_celery_run_refuses_a_feedback_backend():
+    with pytest.raises(ConfigurationError, match="feedback_backend is for in-process runs"):
+        ExecutionContext.create(ff.approval().graph, channel_backend="celery", feedback_backend="redis")
+
+
 def test_feedback_backend_names_are_checked():
     with pytest.raises(ConfigurationError, match="unknown feedback_backend 'files'"):
         MemoryBackend(feedback_backend="files")

@@ -45,9 +45,10 @@ def redis_client(settings: Mapping[str, Any]) -> redis.Redis:
     return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
-def channel_maker(settings: Mapping[str, Any]) -> Callable[[str, Serializer], RedisChannel]:
+def channel_maker(settings: Mapping[str, Any], client: redis.Redis | None = None
+                  ) -> Callable[[str, Serializer], RedisChannel]:
     """Makes channels by name (a run's id) and serializer; bad settings fail here, at once."""
-    client = redis_client(settings)
+    client = client or redis_client(settings)
     scripts = Scripts(client)
     ttl = settings.get("ttl", DEFAULT_TTL)
     if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
@@ -57,10 +58,18 @@ def channel_maker(settings: Mapping[str, Any]) -> Callable[[str, Serializer], Re
 
 def _redis_channel_run(graph: TaskGraph, start_node: str | None, *, limits: RunLimits, run_id: str | None,
                        max_workers: int, serializer: Serializer | None, name: str,
-                       config: Mapping[str, Any] | None = None, portable: bool = False) -> ExecutionContext:
-    backend = MemoryBackend(max_workers, serializer, portable=portable)
+                       config: Mapping[str, Any] | None = None, portable: bool = False,
+                       feedback_backend: str | None = None,
+                       feedback_config: Mapping[str, Any] | None = None) -> ExecutionContext:
+    """As graflow: the run's requests for a person are kept in the channel's Redis as well (where
+    another process lists and answers them), unless ``feedback_backend`` says otherwise."""
+    client = redis_client(config or {})
+    if feedback_backend is None:
+        feedback_backend, feedback_config = "redis", {"redis_client": client, **(feedback_config or {})}
+    backend = MemoryBackend(max_workers, serializer, portable=portable, feedback_backend=feedback_backend,
+                            feedback_config=dict(feedback_config or {}))
     return backend.new_run(graph, start_node, limits=limits, run_id=run_id, name=name,
-                           channel=channel_maker(config or {}))
+                           channel=channel_maker(config or {}, client))
 
 
 def _factory_channel(name: str, **settings: Any) -> RedisChannel:

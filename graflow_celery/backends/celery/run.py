@@ -192,6 +192,9 @@ def celery_run(graph: TaskGraph, start_node: str | None, *, limits: RunLimits, r
                name: str = "workflow", app: Celery | None = None, queue: str | None = None,
                **_ignored: Any) -> ExecutionContext:
     """A new run of the app (the ``"celery"`` run factory, ``wf.execute(backend="celery")``)."""
+    if _ignored.get("feedback_backend") is not None or _ignored.get("feedback_config"):
+        raise ConfigurationError("on the Celery backend a run's requests for a person are kept in its "
+                                 "state in Redis: feedback_backend is for in-process runs")
     if _ignored.get("serializer") is not None:
         raise ConfigurationError("on the Celery backend the serializer is set for the whole app: "
                                  "app.conf.graflow_pickle_key enables signed pickle")

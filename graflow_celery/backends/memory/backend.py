@@ -146,10 +146,14 @@ def failed_run_checkpoint(context: ExecutionContext) -> Checkpoint | None:
 
 def _memory_run(graph: TaskGraph, start_node: str | None, *, limits: RunLimits, run_id: str | None,
                 max_workers: int, serializer: Serializer | None, name: str,
-                config: Mapping[str, Any] | None = None, portable: bool = False) -> ExecutionContext:
+                config: Mapping[str, Any] | None = None, portable: bool = False,
+                feedback_backend: str | None = None,
+                feedback_config: Mapping[str, Any] | None = None) -> ExecutionContext:
     """``config`` has nothing to set for an in-memory channel (graflow accepts and ignores it too)."""
-    return MemoryBackend(max_workers, serializer, portable=portable).new_run(
-        graph, start_node, limits=limits, run_id=run_id, name=name)
+    backend = MemoryBackend(max_workers, serializer, portable=portable,
+                            feedback_backend=feedback_backend or "memory",
+                            feedback_config=dict(feedback_config or {}))
+    return backend.new_run(graph, start_node, limits=limits, run_id=run_id, name=name)
 
 
 register_run_factory("memory", _memory_run)
