@@ -20,6 +20,7 @@ from graflow_celery.core.context import ExecutionContext
 from graflow_celery.core.coordination import CoordinationBackend
 from graflow_celery.core.engine import WorkflowEngine
 from graflow_celery.core.feedback import FeedbackEntry, FeedbackRequest, FeedbackResponse, FeedbackType
+from graflow_celery.core.feedback_handler import FeedbackHandler
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.policies import (
     AtLeastNGroupPolicy,
@@ -62,6 +63,7 @@ from graflow_celery.errors import (
     WorkflowTimeoutError,
 )
 from graflow_celery.feedback import local_run, pending_feedback, respond
+from graflow_celery.hitl.handler import WebhookFeedbackHandler
 from graflow_celery.serialization import SignedPickleSerializer, TaggedJSONSerializer, register_type
 
 __version__ = "0.1.0"
@@ -85,6 +87,7 @@ __all__ = [
     "Executable",
     "ExecutionContext",
     "FeedbackEntry",
+    "FeedbackHandler",
     "FeedbackNotWaitingError",
     "FeedbackRequest",
     "FeedbackResponse",
@@ -115,6 +118,7 @@ __all__ = [
     "TaskGraph",
     "TaskWrapper",
     "TypedChannel",
+    "WebhookFeedbackHandler",
     "WorkflowCancelledError",
     "WorkflowContext",
     "WorkflowDiscardedError",

@@ -8,6 +8,7 @@ installed, the programs are also run under graflow here, so the expectations can
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -23,8 +24,9 @@ IMPORT = re.compile(r"^(from graflow_celery(\.[\w.]+)? import |import graflow_ce
 def run(source: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     program = tmp_path / "program.py"
     program.write_text(source)
+    path = os.pathsep.join([str(STYLE.parents[1]), os.environ.get("PYTHONPATH", "")])  # this checkout first
     return subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=60,
-                          cwd=tmp_path)
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": path})
 
 
 def as_graflow(source: str) -> str:

@@ -4,7 +4,9 @@ in Redis (``backends/celery/lua/feedback_*.lua`` mirror the rules below) and in 
 A record is "waiting" from the moment it is made until it is "answered" or "timed_out"; either
 is final. Times are epoch milliseconds (Redis ``TIME`` on Redis, this process's clock in memory).
 An answer counts only if it arrives before the deadline: from then on the request can only time
-out, which happens when its task runs again (woken at the deadline) and finds it late.
+out, which happens when its task runs again (woken at the deadline) and finds it late. Once
+settled, it is marked ``read`` by the first run of its task that finds it so: that run, and no
+later one, tells the request's handler of the outcome.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class FeedbackRecord:
     settled: int | None = None  # answered or timed out at
     parks: bool = False  # its step parks while it waits (sent again once answered)
     answer: dict[str, Any] | None = None  # {"value", "by", "reason"}
+    read: bool = False  # a run of its task has found it settled (answered or timed out)
 
     @classmethod
     def new(cls, *, task: str, step: str, kind: FeedbackType, prompt: str, options: list[str] | None,
@@ -106,6 +109,13 @@ class FeedbackRecord:
     def take(self, answer: dict[str, Any], now: int) -> None:
         self.status, self.settled, self.answer = ANSWERED, now, answer
 
+    def mark_read(self) -> bool:
+        """A run of its task finds it: mark a settled request read; True if none did before."""
+        if self.status == WAITING or self.read:
+            return False
+        self.read = True
+        return True
+
     # --- as the callers see it ---------------------------------------------------------------------
 
     @property
@@ -138,7 +148,7 @@ class FeedbackRecord:
     def state_part(self) -> dict[str, Any]:
         """What changes (small scalars: Lua encodes it), without the answer."""
         return {"status": self.status, "step": self.step, "created": self.created, "deadline": self.deadline,
-                "settled": self.settled, "parks": self.parks}
+                "settled": self.settled, "parks": self.parks, "read": self.read}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,6 +163,8 @@ class FeedbackRecord:
         FeedbackType(record.type)
         if record.status not in SHOWN_STATUS:
             raise ValueError(f"unknown feedback status {record.status!r}")
+        if not isinstance(record.read, bool):
+            raise ValueError(f"a feedback record's read must be true or false, got {record.read!r}")
         if not (isinstance(record.step, str) and record.step.isdigit()):
             raise ValueError(f"a feedback record's step must be a step id, got {record.step!r}")
         for name in ("created", "deadline", "settled"):

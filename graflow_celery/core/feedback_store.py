@@ -48,11 +48,15 @@ class Parked:
 
 @dataclass(frozen=True)
 class Asked:
-    """What making a request found: the request as the run keeps it (made now, or by an earlier
-    run of the step), and the store's clock, in epoch ms."""
+    """What making a request (or waiting for it) found: the request as the run keeps it, and the
+    store's clock, in epoch ms. ``made``: this call made it (else an earlier run of the step did);
+    ``first_read``: this call is the first to find it settled, answered or timed out (the record
+    is marked ``read`` in the same atomic change). They say when the request's handler is told."""
 
     record: FeedbackRecord
     now: int
+    made: bool = False
+    first_read: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,12 +78,12 @@ class FeedbackStore(Protocol):
 
     def ask(self, step: Step, key: str, record: FeedbackRecord) -> Asked:
         """Atomically: record ``record`` under ``key`` if there is none, else leave the one there; a
-        waiting one past its deadline times out now."""
+        waiting one past its deadline times out now; a settled one is marked read."""
         ...
 
-    def wait(self, key: str, stopping: Callable[[], bool]) -> FeedbackRecord:
-        """Block until the request is answered or times out. ``StepParked`` if ``stopping()`` or the
-        run ended meanwhile."""
+    def wait(self, key: str, stopping: Callable[[], bool]) -> Asked:
+        """Block until the request is answered or times out (and mark it read, as ``ask`` does).
+        ``StepParked`` if ``stopping()`` or the run ended meanwhile."""
         ...
 
     def answer(self, key: str, answer: dict[str, Any]) -> AnswerOutcome:

@@ -73,6 +73,8 @@ GRAFLOW_IMPORTS: dict[str, dict[str, str]] = {
     "graflow.coordination.coordinator": {"CoordinationBackend": "exports"},
     "graflow.hitl.types": {"FeedbackType": "exports", "FeedbackRequest": "exports",
                            "FeedbackResponse": "exports", "FeedbackTimeoutError": "exports"},
+    "graflow.hitl.handler": {"FeedbackHandler": "examples/gpt_newspaper/backend/newspaper_hitl_workflow.py",
+                             "WebhookFeedbackHandler": "exports"},
     "graflow.utils.graph": {
         "draw_ascii": "examples/09_visualization/README.md",
         "draw_mermaid": "examples/09_visualization/README.md",
@@ -104,6 +106,8 @@ EXCLUDED: dict[str, str] = {
     "graflow.channels.redis_channel": ("its RedisChannel(name, redis_client=..., host=...) is made here by "
                                        "ChannelFactory.create_channel('redis', name, ...) or "
                                        "ExecutionContext.create(..., channel_backend='redis')"),
+    "graflow.hitl.handler:SlackFeedbackHandler": ("Slack's message layout: a FeedbackHandler subclass posts "
+                                                  "to Slack's incoming webhook (or WebhookFeedbackHandler)"),
     "graflow.utils.graph:draw_png": "renders with pygraphviz: draw_dot(graph) | dot -Tpng",
     "graflow.utils.graph:draw_mermaid_png": "renders through the mermaid.ink web service: use draw_mermaid",
     # In graflow's docs but not importable from graflow 0.2.0 either:

@@ -101,6 +101,52 @@ def test_a_deadline_refuses_late_answers_and_times_the_request_out_when_its_step
     assert feedback.waiting_steps() == set()
 
 
+def test_a_request_is_made_once_and_its_outcome_first_read_once_even_by_many_at_once(stores):
+    store, feedback = stores
+    step = first_step(store)
+    first, again = feedback.ask(step, "1:0", made(step)), feedback.ask(step, "1:0", made(step))
+    assert (first.made, first.first_read, again.made, again.first_read) == (True, False, False, False)
+    assert not again.record.read
+    feedback.answer("1:0", {"value": True, "by": "ann", "reason": None})
+    reads: list[bool] = []
+    barrier = threading.Barrier(12)
+
+    def read() -> None:
+        barrier.wait()
+        reads.append(feedback.ask(step, "1:0", made(step)).first_read)
+
+    threads = [threading.Thread(target=read) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(reads) == [False] * 11 + [True]
+    assert feedback.record("1:0").read and feedback.record("1:0").status == "answered"
+
+
+def test_a_request_timing_out_is_first_read_by_the_call_that_times_it_out(stores):
+    store, feedback = stores
+    step = first_step(store)
+    feedback.ask(step, "1:0", made(step, timeout=0.1))
+    time.sleep(0.2)
+    timed_out = feedback.ask(step, "1:0", made(step, timeout=0.1))
+    assert (timed_out.record.status, timed_out.made, timed_out.first_read) == ("timed_out", False, True)
+    assert not feedback.ask(step, "1:0", made(step, timeout=0.1)).first_read
+
+
+def test_waiting_for_an_answer_reads_it_first(stores):
+    store, feedback = stores
+    step = first_step(store)
+    feedback.ask(step, "1:0", made(step))
+    answer = {"value": True, "by": "ann", "reason": None}
+    answering = threading.Timer(0.1, feedback.answer, args=("1:0", answer))
+    answering.start()
+    waited = feedback.wait("1:0", lambda: False)
+    answering.join()
+    assert (waited.record.status, waited.made, waited.first_read) == ("answered", False, True)
+    assert not feedback.ask(step, "1:0", made(step)).first_read
+
+
 def test_no_answer_once_the_run_is_over(stores):
     store, feedback = stores
     step = first_step(store)
@@ -224,6 +270,7 @@ def test_requests_travel_in_the_snapshot_and_restore_of_the_state(redis_server):
     feedback = RedisFeedback(client, Scripts(client), stores[0].run_id, 600)
     feedback.ask(step, "1:0", made(step))
     feedback.answer("1:0", {"value": True, "by": "ann", "reason": "fine"})
+    assert feedback.ask(step, "1:0", made(step)).first_read  # its handler was told
     feedback.ask(step, "1:1", made(step, timeout=30))
     state, _ = stores[0].snapshot()
     assert set(state.feedback) == {"1:0", "1:1"}
@@ -231,6 +278,7 @@ def test_requests_travel_in_the_snapshot_and_restore_of_the_state(redis_server):
     copy = RedisFeedback(client, Scripts(client), stores[1].run_id, 600)
     assert copy.records() == feedback.records()
     assert copy.waiting_steps() == {step.id}
+    assert copy.record("1:0").read and not copy.ask(step, "1:0", made(step)).first_read
 
 
 def test_pruning_goes_round_the_index_dropping_what_no_longer_waits(redis_server):

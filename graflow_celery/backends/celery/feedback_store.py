@@ -67,7 +67,7 @@ class RedisFeedback:
 
     def ask(self, step: Step, key: str, record: FeedbackRecord) -> Asked:
         timeout_ms = None if record.timeout is None else int(record.timeout * 1000)
-        request, state, answer, now = self._scripts.feedback_ask(
+        request, state, answer, now, made, first_read = self._scripts.feedback_ask(
             self.keys.feedback_keys(), key, json.dumps(record.request_part()), step.id, timeout_ms,
             self.parks, self._lifetime)
         found = FeedbackRecord.from_parts(request, state, answer)
@@ -79,7 +79,7 @@ class RedisFeedback:
             pipe.execute()
         elif found.settled == int(now):  # timed out just now
             self.unlist(key)
-        return Asked(found, int(now))
+        return Asked(found, int(now), made == 1, first_read == 1)
 
     def unlist(self, key: str) -> None:
         """The request waits no more and its step needs no watching: out of the indexes."""
@@ -93,7 +93,7 @@ class RedisFeedback:
         sooner, if it is to look sooner already)."""
         (pipe or self._r).zadd(FEEDBACK_DUE, {member: from_ms + 2 * self.grace_ms}, lt=lt)
 
-    def wait(self, key: str, stopping: Callable[[], bool]) -> FeedbackRecord:
+    def wait(self, key: str, stopping: Callable[[], bool]) -> Asked:
         """Block until answered (the answer's pub/sub message wakes it) or timed out."""
         made = self.record(key)
         if made is None:
@@ -106,7 +106,7 @@ class RedisFeedback:
                 asked = self.ask(step, key, made)  # times it out once past its deadline
                 found = asked.record
                 if found.status != WAITING:
-                    return found
+                    return asked
                 left = None if found.deadline is None else (found.deadline - asked.now) / 1000
                 if stopping():
                     raise StepParked(key, left)

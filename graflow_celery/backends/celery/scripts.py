@@ -65,7 +65,8 @@ class Scripts:
 
     def feedback_ask(self, keys: list[str], key: str, request_json: str, step_id: str, timeout_ms: int | None,
                      parks: bool, ttl: int) -> list[Any]:
-        """[request JSON, state JSON, answer JSON or None, Redis time in ms]."""
+        """[request JSON, state JSON, answer JSON or None, Redis time in ms, 1 if made now, 1 if this
+        call is the first to find it settled (it is marked read)]."""
         args = [key, request_json, step_id, "" if timeout_ms is None else timeout_ms, "1" if parks else "0",
                 ttl]
         return self._feedback_ask(keys=keys, args=args)  # type: ignore[no-any-return]

@@ -50,21 +50,24 @@ class MemoryFeedback:
         with self._changed:
             now = now_ms()
             found = self._records().get(key)
+            made = found is None
             if found is None:
                 record.start(now, self.parks)
                 found = self._records()[key] = record
             else:
                 found.settle_if_late(now)
-            return Asked(copy.deepcopy(found), now)
+            first_read = found.mark_read()
+            return Asked(copy.deepcopy(found), now, made, first_read)
 
-    def wait(self, key: str, stopping: Callable[[], bool]) -> FeedbackRecord:
+    def wait(self, key: str, stopping: Callable[[], bool]) -> Asked:
         with self._changed:
             while True:
                 found = self._records()[key]
                 now = now_ms()
                 found.settle_if_late(now)
                 if found.status != WAITING:
-                    return copy.deepcopy(found)
+                    first_read = found.mark_read()
+                    return Asked(copy.deepcopy(found), now, first_read=first_read)
                 left = None if found.deadline is None else (found.deadline - now) / 1000
                 if stopping() or self._store.status() != "running":
                     raise StepParked(key, left)
