@@ -32,9 +32,9 @@ from orders.models import Order  # noqa: E402
 from orders.workflows import order_pipeline  # noqa: E402
 
 import graflow_celery  # noqa: E402
+from graflow_celery.backends.celery.run import WorkflowRun  # noqa: E402
 from graflow_celery.contrib.django import submit_on_commit  # noqa: E402
 from graflow_celery.contrib.django.project import celery_app  # noqa: E402
-from graflow_celery.backends.celery.run import WorkflowRun  # noqa: E402
 from graflow_celery.core.run_feedback import run_of  # noqa: E402
 from tests.django import asking, branching  # noqa: E402
 

@@ -148,13 +148,15 @@ def test_the_edges_are_drawn_as_lines_between_the_right_boxes(shop, page):
     run_id = shop.driver("branches", inputs={"capture_delay": 3})["run_id"]
     requested = open_run(page, shop, run_id)
     expect(box(page, "capture_payment")).to_have_attribute("data-state", "executing")
-    expect(page.locator('#gf-edges path[data-to="capture_payment"]')).to_have_attribute("data-state", "executing")
+    into_capture = page.locator('#gf-edges path[data-to="capture_payment"]')
+    expect(into_capture).to_have_attribute("data-state", "executing")
     edges = assert_edges_join_their_boxes(page)
     assert edges[("take_order", "check_stock")]["state"] == "completed"
     assert edges[("capture_payment", "packing")]["state"] == "pending"  # not reached yet
     assert edges[("packing", "dispatch")]["state"] == "pending"
     # check_payment's next step sits first in the row below, under check_stock: the lines cross
-    assert edges[("check_payment", "capture_payment")]["end"][0] < edges[("check_stock", "pick_items")]["end"][0]
+    crossed = edges[("check_payment", "capture_payment")], edges[("check_stock", "pick_items")]
+    assert crossed[0]["start"][0] > crossed[1]["start"][0] and crossed[0]["end"][0] < crossed[1]["end"][0]
     assert page.locator(".gf-arrow").first.is_hidden()  # the down-arrows give way to the lines
     screenshot(page, "run-page-edges-running")
 
@@ -183,7 +185,8 @@ def test_without_script_the_run_page_still_shows_its_boxes(shop, browser):
             assert box(page, source).count() == 1 and box(page, target).count() == 1
         assert page.locator("#gf-edges").count() == 0
         assert page.locator(".gf-arrow").first.is_visible()  # the rows keep their down-arrows
-        assert box(page, "take_order").get_attribute("title") == "then: check_stock, check_payment, greet_customer"
+        assert box(page, "take_order").get_attribute("title") == \
+            "then: check_stock, check_payment, greet_customer"
         screenshot(page, "run-page-no-script")
     finally:
         context.close()
