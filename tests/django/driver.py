@@ -6,6 +6,9 @@ a time, so that the test can look at a run and at the database while a transacti
   exception does it);
 - ``{"op": "submit", ...order}``: place an order and submit its run outside any transaction;
 - ``{"op": "ask", "workflow": "questions" or "hurry"}``: submit a workflow of ``asking.py``;
+- ``{"op": "branches", "inputs": {...}}``: submit ``branching.py``'s workflow;
+- ``{"op": "respond", "feedback_id": ..., "value": ..., "by": ...}``: answer a request from Python
+  (``run.respond``), as a script of the project would;
 - ``{"op": "user", "username": ..., "password": ...}``: a user without any permission.
 
 An order is ``item``, ``quantity``, ``price`` and the run's extra ``inputs``. Each line is
@@ -29,9 +32,11 @@ from orders.models import Order  # noqa: E402
 from orders.workflows import order_pipeline  # noqa: E402
 
 import graflow_celery  # noqa: E402
+from graflow_celery.backends.celery.run import WorkflowRun  # noqa: E402
 from graflow_celery.contrib.django import submit_on_commit  # noqa: E402
 from graflow_celery.contrib.django.project import celery_app  # noqa: E402
-from tests.django import asking  # noqa: E402
+from graflow_celery.core.run_feedback import run_of  # noqa: E402
+from tests.django import asking, branching  # noqa: E402
 
 
 def place(command: dict[str, Any]) -> tuple[Order, Any]:
@@ -60,6 +65,12 @@ def main() -> None:
             flow = getattr(asking, command.get("workflow", "questions"))
             run = graflow_celery.submit(flow, app=celery_app())
             reply = {"run_id": run.id}
+        elif op == "branches":
+            run = graflow_celery.submit(branching.branches, command.get("inputs", {}), app=celery_app())
+            reply = {"run_id": run.id}
+        elif op == "respond":
+            run = WorkflowRun(run_of(command["feedback_id"]), app=celery_app())
+            run.respond(command["feedback_id"], command["value"], by=command.get("by"))
         elif op == "user":
             get_user_model().objects.create_user(command["username"], password=command["password"])
         elif op == "commit":

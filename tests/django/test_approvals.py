@@ -5,6 +5,8 @@ an order over the limit waiting for a manager, then cancelled when rejected."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from tests.django.conftest import Shop
@@ -112,6 +114,21 @@ def test_an_invalid_answer_is_refused_and_changes_nothing(shop, manager):
         {"pick_carrier", "gift_note", "tag_order", "fix_address"}
     report = shop.client().json(f"/workflows/api/runs/{run_id}/")[1]
     assert report["feedback"]["history"] == [] and report["status"] == "waiting"
+    shop.client().request("POST", f"/workflows/api/runs/{run_id}/cancel/")
+
+
+def test_the_page_names_the_requests_beyond_its_limit(shop, manager):
+    """So that its refreshing script does not take them for new ones (feedback_refresh.html)."""
+    run_id = shop.driver("ask")["run_id"]
+    boss = shop.logged_in(manager)
+    ids = [waiting(boss, run_id, task)["feedback_id"]
+           for task in ("pick_carrier", "gift_note", "tag_order", "fix_address")]
+    status, _, page = boss.request("GET", f"{PAGE}?run={run_id}&limit=1")
+    assert status == 200
+    shown = re.findall(r'<article class="gf-request" data-feedback="([^"]+)"', page.decode())
+    older = re.search(r'<script id="gf-older" type="application/json">(.*?)</script>', page.decode())
+    assert len(shown) == 1 and older is not None
+    assert sorted(shown + json.loads(older.group(1))) == sorted(ids)
     shop.client().request("POST", f"/workflows/api/runs/{run_id}/cancel/")
 
 

@@ -2,10 +2,12 @@
 page, a large order's run waiting for a person on its run page, approved by a click, the run
 completing and the order shipped, the answer in the run page's audit trail; a stale form's second
 answer refused with a message; selections, text, multi-selections and JSON answered in their own
-forms. Screenshots are saved (``tests/support/browser.py``)."""
+forms; the page, left open, showing a new request and greying out one answered elsewhere while a
+form half filled in keeps its text. Screenshots are saved (``tests/support/browser.py``)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.django.conftest import Shop, User
@@ -146,3 +148,52 @@ def test_each_kind_of_question_is_answered_in_its_own_form(shop, manager, page):
         "pick_carrier": "courier", "gift_note": "Happy birthday, Ann!", "tag_order": ["gift", "express"],
         "fix_address": {"street": "Main St 10"}}
     assert [e["responded_by"] for e in report["feedback"]["history"]] == ["manager"] * 4
+
+
+def test_the_page_left_open_follows_the_requests_and_keeps_what_is_typed(shop, manager, page):
+    from playwright.sync_api import expect
+
+    questions = shop.driver("ask")["run_id"]
+    boss = shop.logged_in(manager)
+    carrier = waiting(boss, questions, "pick_carrier")["feedback_id"]
+    note = waiting(boss, questions, "gift_note")["feedback_id"]
+    sign_in(page, shop, manager)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.evaluate("window.drawnOnce = true")  # gone if the page were loaded again
+    typing = card(page, note)
+    typing.get_by_label("Answer").fill("Happy birth")  # half written, not sent
+    typing.get_by_label("Note").fill("ask Ann")
+
+    order_id, run_id = large_order(shop, "grandfather clock")
+    fid = waiting(boss, run_id, "approve")["feedback_id"]
+    arrived = card(page, fid)
+    expect(arrived.locator(".gf-prompt")).to_have_text(
+        f"Approve order {order_id}: 1 x grandfather clock for 150.00 EUR?")
+    assert page.locator("article.gf-request").first.get_attribute("data-feedback") == fid  # newest first
+
+    shop.driver("respond", feedback_id=carrier, value="post", by="script")  # run.respond, from Python
+    answered = card(page, carrier)
+    expect(answered).to_have_class(re.compile(r"\bgf-gone\b"))
+    expect(answered.locator(".gf-gone-note")).to_have_text(
+        "No longer waiting: answered elsewhere, timed out, or its run is over.")
+    expect(answered.get_by_role("button", name="Answer")).to_be_disabled()
+    expect(answered.get_by_label("Choice")).to_be_disabled()
+
+    for _ in range(2):  # two more refreshes: the half-written form is left alone
+        with page.expect_request(lambda request: "/workflows/api/feedback/" in request.url, timeout=10_000):
+            pass
+    assert typing.get_by_label("Answer").input_value() == "Happy birth"
+    assert typing.get_by_label("Note").input_value() == "ask Ann"
+    assert typing.get_by_role("button", name="Answer").is_enabled()
+    assert page.evaluate("window.drawnOnce") is True
+    assert page.url == shop.base + PAGE
+    screenshot(page, "approvals-page-refreshed")
+
+    arrived.get_by_label("Note").fill("seen it arrive")  # the card added by the page answers as any
+    arrived.get_by_role("button", name="Approve").click()
+    expect(page.locator("#gf-answered")).to_contain_text("approved by manager (seen it arrive)")
+    assert finished(shop, run_id)["status"] == "completed"
+    assert shop.order(order_id)["status"] == "shipped"
+    assert all(url.startswith(shop.base + "/") for url in requested), requested
+    shop.client().request("POST", f"/workflows/api/runs/{questions}/cancel/")

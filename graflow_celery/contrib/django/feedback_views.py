@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from celery import Celery
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -28,7 +29,7 @@ from graflow_celery.contrib.django import answers
 from graflow_celery.contrib.django.access import ANSWER_PERMISSION, may_answer
 from graflow_celery.contrib.django.encoding import json_response
 from graflow_celery.contrib.django.project import celery_app
-from graflow_celery.contrib.django.views import Refused, limit_of
+from graflow_celery.contrib.django.views import MAX_LIMIT, Refused, limit_of
 from graflow_celery.core.feedback import FeedbackEntry, FeedbackRequest
 from graflow_celery.core.run_feedback import run_of
 from graflow_celery.errors import ConfigurationError, FeedbackNotWaitingError, InvalidFeedbackError
@@ -63,9 +64,9 @@ def _username(request: HttpRequest) -> str:
     return str(request.user.get_username())  # type: ignore[union-attr]
 
 
-def _waiting(app: Celery, request: HttpRequest) -> list[FeedbackRequest]:
-    """Newest first: the app's, or one run's (``?run=``)."""
-    limit = limit_of(request)
+def _waiting(app: Celery, request: HttpRequest, limit: int | None = None) -> list[FeedbackRequest]:
+    """Newest first: the app's, or one run's (``?run=``); at most ``limit`` (else ``?limit=``)."""
+    limit = limit or limit_of(request)
     run_id = request.GET.get("run")
     if not run_id:
         return pending_feedback(app, limit=limit)
@@ -130,14 +131,22 @@ def feedback_page(request: HttpRequest) -> HttpResponse:
             query = {k: v for k, v in (("run", request.GET.get("run")), ("answered", feedback_id)) if v}
             return HttpResponseRedirect(f"{request.path}?{urlencode(query)}")
     try:
-        waiting = _waiting(app, request)
+        shown = limit_of(request)
+        waiting = _waiting(app, request, MAX_LIMIT)
     except Refused as exc:
         return HttpResponse(str(exc), status=exc.status, content_type="text/plain")
+    waiting, older = waiting[:shown], waiting[shown:]
     run_id = request.GET.get("run")
     answered = None if refused else _answered(app, request.GET.get("answered"))
+    this_run = {"run": run_id} if run_id else {}
     return render(request, "graflow/feedback.html", {
         "waiting": [Waiting.of(r) for r in waiting], "run_id": run_id, "username": _username(request),
-        "action": request.path + (f"?{urlencode({'run': run_id})}" if run_id else ""),
+        "action": request.path + (f"?{urlencode(this_run)}" if this_run else ""),
+        # While open, the page asks which requests wait (every one, to tell those gone) and takes
+        # the forms of new ones from the page drawn again; those waiting beyond its limit now are
+        # not new then.
+        "poll_url": reverse("graflow:api-feedback") + "?" + urlencode({**this_run, "limit": MAX_LIMIT}),
+        "older": [r.feedback_id for r in older],
         "refused": refused, "refused_prompt": refused_prompt, "answered": answered,
         "answered_value": answers.shown(answered.feedback_type, answered.value) if answered else None,
         "answered_run": run_of(answered.feedback_id) if answered else None,

@@ -1,5 +1,6 @@
 """A run's graph laid out for the run page: rows of boxes, top to bottom, groups as boxes holding
-one lane per member - plain HTML boxes, no script and nothing fetched from elsewhere.
+one lane per member - plain HTML boxes, nothing fetched from elsewhere. Each box names its
+successors (``data-successors``), from which the page's script draws the edges as lines.
 
 A box's row is the length of the longest path to it from the roots of its scope (the workflow,
 or one member lane of a group), so every edge points down the page. Tasks with no edge and no
@@ -8,6 +9,7 @@ group (added at run time, or ``wf.add``-ed) share the last row.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -26,6 +28,10 @@ class Box:
     @property
     def is_group(self) -> bool:
         return bool(self.lanes)
+
+    @property
+    def successors_json(self) -> str:
+        return json.dumps(self.successors)
 
 
 def layout(graph: TaskGraph) -> list[list[Box]]:

@@ -21,6 +21,8 @@ def run_report(run: WorkflowRun) -> dict[str, Any]:
     one-line message - passwords in URLs masked, no traceback."""
     tasks: dict[str, str] = dict(run.task_states())
     status = run.status()  # after the task states: a run that ended meanwhile shows its end
+    if status in FINISHED:  # and then its tasks as it ended, not as they were a moment before
+        tasks = dict(run.task_states())
     seen = run.progress()
     feedback = feedback_report(run)
     for request in feedback["waiting"]:
