@@ -74,8 +74,11 @@ def _reopen_step(state: RunState, step: Step, holds_slot: bool) -> None:
     """``holds_slot``: the step ended the run, so its scope still counts it in flight; a failure
     that did not end the run had given its slot up."""
     state.applied.discard(step.id)
+    scope = state.scopes[step.scope]
+    if scope.error_step is not None and scope.error_step.id == step.id:  # its failure is undone
+        scope.error, scope.error_step = None, None
     if not holds_slot:
-        state.scopes[step.scope].inflight += 1
+        scope.inflight += 1
     barrier = state.barriers.get(step.barrier) if step.phase == "judge" else None
     failed = [i for i, o in enumerate(barrier.outcomes) if o is not None and o.error_step is not None] \
         if barrier is not None else []

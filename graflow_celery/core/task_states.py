@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from typing import Literal
 
 from graflow_celery.core.run_state import RunState
-from graflow_celery.core.steps import Step
 
 TaskState = Literal["pending", "executing", "completed", "failed", "skipped"]
 
@@ -28,9 +27,6 @@ def task_states(node_ids: Iterable[str], state: RunState, executing: set[str]) -
     - skipped: the run ended without running it, or a goto cut off the join it is.
     """
     ended = state.status not in NOT_ENDED
-    failed_steps = _failed_steps(state)
-    # ``executing`` is read before the state: a step that failed in between still holds its lease
-    executing = executing - {step.id for step in failed_steps}
     waiting: dict[str, str] = {}  # node -> "run" if a step of it waits to run, else "skip"
     running: set[str] = set()
     for step in state.frontier.values():
@@ -39,7 +35,7 @@ def task_states(node_ids: Iterable[str], state: RunState, executing: set[str]) -
         if step.phase != "skip" or step.node not in waiting:
             waiting[step.node] = "skip" if step.phase == "skip" else "run"
     judging = {b.node for b in state.barriers.values() if b.done < len(b.outcomes)}
-    failed = {step.node for step in failed_steps}
+    failed = _failed(state)
     states: dict[str, TaskState] = {}
     for node in dict.fromkeys([*node_ids, *waiting, *state.results]):
         if node in running:
@@ -59,12 +55,12 @@ def task_states(node_ids: Iterable[str], state: RunState, executing: set[str]) -
     return states
 
 
-def _failed_steps(state: RunState) -> list[Step]:
-    """Steps whose attempt failed: the run's failed step, and each branch's first failure."""
-    failed = [scope.error_step for scope in state.scopes.values() if scope.error_step is not None]
+def _failed(state: RunState) -> set[str]:
+    """Nodes whose last attempt failed: the run's failed step, and each branch's first failure."""
+    failed = {scope.error_step.node for scope in state.scopes.values() if scope.error_step is not None}
     for barrier in state.barriers.values():
-        failed.extend(o.error_step for o in barrier.outcomes
+        failed.update(o.error_step.node for o in barrier.outcomes
                       if o is not None and o.error_step is not None)
     if state.status == "failed" and state.failed_step is not None:
-        failed.append(state.failed_step)
+        failed.add(state.failed_step.node)
     return failed

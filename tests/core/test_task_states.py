@@ -3,7 +3,7 @@ waiting, a join skipped by a goto, a node running again in a loop, a run that ne
 
 from __future__ import annotations
 
-from graflow_celery.core.run_state import BarrierState, RunState, ScopeState
+from graflow_celery.core.run_state import BarrierState, RunState, ScopeState, reopen
 from graflow_celery.core.steps import BranchOutcome, Step
 from graflow_celery.core.task_states import task_states
 
@@ -53,8 +53,14 @@ def test_nodes_the_state_names_beyond_the_graph_are_included():
     assert task_states(["a"], state, set()) == {"a": "completed", "added": "completed"}
 
 
-def test_a_step_that_failed_after_its_lease_was_read_shows_failed():
-    """``executing()`` is read before the state: the failed step may still be in both."""
-    step = Step("1", "a")
-    state = RunState(status="failed", failed_step=step, frontier={"1": step})
-    assert task_states(["a", "b"], state, {"1"}) == {"a": "failed", "b": "skipped"}
+def test_a_resumed_run_forgets_the_failure_it_runs_again():
+    """``reopen`` undoes the failure: the step is pending again, then executing, then completed."""
+    failed = Step("2", "b")
+    state = RunState(status="failed", failed_step=failed, results={"a": b"1"},
+                     scopes={"": ScopeState(inflight=1, error="b: boom", error_step=failed)})
+    state = reopen(state)
+    assert task_states(["a", "b"], state, set()) == {"a": "completed", "b": "pending"}
+    assert task_states(["a", "b"], state, {"2"}) == {"a": "completed", "b": "executing"}
+    state.frontier.clear()
+    state.results["b"], state.status = b"2", "completed"
+    assert task_states(["a", "b"], state, set()) == {"a": "completed", "b": "completed"}
