@@ -26,6 +26,8 @@ step_started = Signal(name="graflow_step_started")
 step_finished = Signal(name="graflow_step_finished")  # outcome, result (serialized), error, exception
 step_retrying = Signal(name="graflow_step_retrying")  # delay, exception
 group_judged = Signal(name="graflow_group_judged")  # group_id, success, error
+step_parked = Signal(name="graflow_step_parked")  # feedback_id, wait (seconds to its deadline, or None)
+feedback_received = Signal(name="graflow_feedback_received")  # feedback_id, status ("answered", "timed_out")
 
 
 def _step(info: StepInfo) -> dict[str, Any]:
@@ -59,6 +61,14 @@ class SignalMiddleware(Middleware):
                      error: dict[str, Any] | None) -> None:
         group_judged.send(sender=step.run.workflow, group_id=group_id, success=success, error=error,
                           **_step(step))
+
+
+    def step_parked(self, step: StepInfo, feedback_id: str, wait: float | None) -> None:
+        step_parked.send(sender=step.run.workflow, feedback_id=feedback_id, wait=wait, **_step(step))
+
+    def feedback_received(self, step: StepInfo, feedback_id: str, status: str) -> None:
+        feedback_received.send(sender=step.run.workflow, feedback_id=feedback_id, status=status,
+                               **_step(step))
 
 
 add_middleware(SignalMiddleware())

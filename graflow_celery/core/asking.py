@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from graflow_celery.core import events
+from graflow_celery.core.events import RunInfo, StepInfo
 from graflow_celery.core.feedback import FeedbackResponse, FeedbackType, feedback_id, request_key
 from graflow_celery.core.feedback_handler import FeedbackCallbacks, tell
 from graflow_celery.core.feedback_record import TIMED_OUT, WAITING, FeedbackRecord
@@ -79,17 +81,20 @@ class AsksForFeedback:
                 raise StepParked(key, wait)
             asked = store.wait(key, context.dispatcher.stopping)
             found = asked.record
+        if asked.first_read and events.wants("feedback_received"):
+            events.emit("feedback_received", StepInfo(RunInfo(context.run_id, context.name), self.step),
+                        feedback_id(context.run_id, key), found.status)
         if found.status == TIMED_OUT:
             if asked.first_read:
                 tell(handler, "on_request_timeout", found.to_request(context.run_id, key))
             raise FeedbackTimeoutError(feedback_id(context.run_id, key), found.timeout)
         response = found.to_response(context.run_id, key)
+        if asked.first_read:  # before anything that may fail: the mark is set, no later run tells
+            tell(handler, "on_response_received", found.to_request(context.run_id, key), response)
         if found.write_to_channel and found.channel_key:
             channel = context.get_channel()
             channel.set(found.channel_key, response.value)
             channel.set(f"{found.channel_key}.__feedback_response__", response.to_dict())
-        if asked.first_read:
-            tell(handler, "on_response_received", found.to_request(context.run_id, key), response)
         return response
 
     # graflow's shortcuts take no handler; here they do too (keyword only)

@@ -17,6 +17,7 @@ from graflow_celery.core.admission import Dropped, Resend, admit, difference
 from graflow_celery.core.composition import Executable, ParallelGroup
 from graflow_celery.core.current import current_graph
 from graflow_celery.core.events import RunInfo, StepInfo
+from graflow_celery.core.feedback import feedback_id
 from graflow_celery.core.feedback_store import Parked, StepParked
 from graflow_celery.core.params import build_call
 from graflow_celery.core.policies import MemberOutcome, judge
@@ -132,7 +133,7 @@ class WorkflowEngine:
             next_step = context.store.retry(step, decision.delay)
             if next_step is None:  # another delivery of this attempt recorded its outcome first
                 return Dropped(f"attempt {step.attempt} of step {step.id} was settled by another delivery")
-            if events.active():
+            if events.wants("step_retrying"):
                 events.emit("step_retrying", StepInfo(RunInfo(context.run_id, context.name), step),
                             decision.delay, decision.error)
             return RetryRequest(next_step, decision.delay, decision.error)
@@ -202,7 +203,7 @@ class WorkflowEngine:
         if applied.first_time and transition.kind == "failed" and transition.error is not None:
             logger.warning("run %s (%s): task %s, step %s failed: %s", context.run_id, context.name,
                            transition.step.node, transition.step.id, transition.error.get("message"))
-        if applied.first_time and events.active():
+        if applied.first_time and events.wants("step_finished", "group_judged", "run_finished"):
             self._report(context, transition, applied)
         if transition.checkpoint is not None and applied.first_time:  # after this step, before the next
             self._checkpoint(context, transition.checkpoint)
@@ -274,7 +275,7 @@ class WorkflowEngine:
             call = TaskCall(task, args, kwargs, step, tctx)
             if handler.hand_off(call, context):  # complete_handoff() finishes the step
                 return None
-        if events.active():
+        if events.wants("step_started"):
             events.emit("step_started", StepInfo(RunInfo(context.run_id, context.name), step))
         token = current_graph.set(None)  # tasks made at run time belong to the run, not a definition
         try:
@@ -283,6 +284,9 @@ class WorkflowEngine:
             iteration = (context.serializer.dumps(tctx.requests.iteration)
                          if tctx.requests.iteration is not None else None)
         except StepParked as parked:  # waits for a person: runs again from its start once answered
+            if events.wants("step_parked"):
+                events.emit("step_parked", StepInfo(RunInfo(context.run_id, context.name), step),
+                            feedback_id(context.run_id, parked.key), parked.wait)
             return Parked(step, parked.key, parked.wait)
         except Exception as exc:  # user code: recorded and passed on, never swallowed
             if tctx.requests.cancel is not None or isinstance(exc, WorkflowCancelledError):

@@ -1,7 +1,8 @@
 """Lifecycle events: the one seam for everything that watches runs.
 
 The engine reports what happened to a ``Middleware`` list: a run started or finished, a step
-started, finished (completed, failed, skipped, cancelled), is retrying, a group was judged. Every
+started, finished (completed, failed, skipped, cancelled), is retrying, parked on a request for a
+person, read that request's answer, a group was judged. Every
 event but ``step_started`` follows a real transition and is emitted exactly once, whatever the
 backend and however often a message was delivered; ``step_started`` is per execution attempt (a
 step whose worker died starts again). Celery signals (``graflow_celery.signals``), tracing,
@@ -69,20 +70,37 @@ class Middleware:
                      error: dict[str, Any] | None) -> None:
         """Once per parallel group, when its policy judged the members' outcomes."""
 
+    def step_parked(self, step: StepInfo, feedback_id: str, wait: float | None) -> None:
+        """Each time a step parks on a request for a person (``wait``: seconds to its deadline, or
+        None): nothing is applied, no worker holds it; it runs again from its start when answered."""
+
+    def feedback_received(self, step: StepInfo, feedback_id: str, status: str) -> None:
+        """Once per request, when its task first reads its outcome: "answered" or "timed_out"."""
+
 
 _middleware: list[Middleware] = []
+_wanted: frozenset[str] = frozenset()  # the events some middleware overrides
 
 
 def add_middleware(middleware: Middleware) -> Middleware:
     """Subscribe ``middleware`` to the lifecycle events of every run in this process."""
     if middleware not in _middleware:
         _middleware.append(middleware)
+        _note_wanted()
     return middleware
 
 
 def remove_middleware(middleware: Middleware) -> None:
     if middleware in _middleware:
         _middleware.remove(middleware)
+        _note_wanted()
+
+
+def _note_wanted() -> None:
+    global _wanted
+    names = [name for name, value in vars(Middleware).items() if callable(value) and not name.startswith("_")]
+    _wanted = frozenset(name for m in _middleware for name in names
+                        if getattr(type(m), name) is not getattr(Middleware, name))
 
 
 def middleware() -> Sequence[Middleware]:
@@ -90,8 +108,14 @@ def middleware() -> Sequence[Middleware]:
 
 
 def active() -> bool:
-    """Whether anything listens (the engine builds no event when nothing does)."""
+    """Whether anything listens at all."""
     return bool(_middleware)
+
+
+def wants(*events: str) -> bool:
+    """Whether some middleware listens to one of ``events``: the engine builds no event nobody
+    listens to (a middleware that only watches parked steps costs other steps nothing)."""
+    return not _wanted.isdisjoint(events)
 
 
 def emit(event: str, *args: Any) -> None:

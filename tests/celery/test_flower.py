@@ -112,31 +112,38 @@ def test_flower_shows_failed_steps_as_failure_and_cancelled_ones_as_revoked(
         worker.stop()
 
 
-def test_a_step_waiting_for_a_person_shows_as_parked_until_answered_then_success(
+def test_a_step_waiting_for_a_person_shows_parked_then_resumed_then_success(
         celery_app, redis_server, worker_logs, flower):
-    """Not SUCCESS while it waits: its worker let it go, but the step has not finished."""
+    """Not SUCCESS while it waits (its worker let it go, but the step has not finished), and not
+    PARKED once it runs again with its answer."""
     worker = Worker("parking", redis_server.url, worker_logs, queues="parking", events=True).start()
     try:
         worker.wait_ready()
         time.sleep(1)
-        run = graflow_celery.submit(ff.approval(), app=celery_app, queue="parking")
-        wait_for("the request", lambda: run.pending_feedback())
-        request = run.pending_feedback()[0]
-        deadline = time.monotonic() + 20
-        while (shown := flower_task(flower, f"{run.id}:1")) is None or shown["state"] != "PARKED":
-            assert time.monotonic() < deadline, shown
-            time.sleep(0.3)
-        assert shown["name"] == "fb_approval.ask_refund" and shown["root_id"] == run.id
-        time.sleep(1)  # no success event follows on its own
-        assert flower_task(flower, f"{run.id}:1")["state"] == "PARKED"
+        run = graflow_celery.submit(ff.asks_then_holds(), app=celery_app, queue="parking")
+        [request] = wait_for("the request", run.pending_feedback)
+        step = f"{run.id}:1"
+        shown = wait_for_state(flower, step, "PARKED")
+        assert shown["name"] == "fb_ask_then_hold.ask_then_hold" and shown["root_id"] == run.id
+        time.sleep(1)  # the worker is done with the message: no success event follows
+        assert flower_task(flower, step)["state"] == "PARKED"
 
         run.respond(request.feedback_id, True, by="tester")
-        assert run.result(timeout=30) == "refunded, refund_ok=True"
-        tasks = wait_for_states(flower, run.id, 2)
-        assert tasks["fb_approval.ask_refund"]["state"] == "SUCCESS"
-        assert tasks["fb_approval.ask_refund"]["result"] == "'refunded'"
+        wait_for_state(flower, step, "RESUMED")  # running again: it holds until "go"
+        run.get_channel().set("go", True)
+        assert run.result(timeout=30) == "approved=True"
+        shown = wait_for_state(flower, step, "SUCCESS")
+        assert shown["result"] == "'approved=True'"
     finally:
         worker.stop()
+
+
+def wait_for_state(url: str, task_id: str, state: str) -> dict:
+    deadline = time.monotonic() + 20
+    while (shown := flower_task(url, task_id)) is None or shown["state"] != state:
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.2)
+    return shown
 
 
 def flower_task(url: str, task_id: str) -> dict | None:

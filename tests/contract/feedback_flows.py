@@ -248,3 +248,19 @@ def told_graflow_style():
     with workflow("fb_told_graflow_style") as wf:
         wf.add(pick_told)
     return wf
+
+
+@task(inject_context=True)
+def ask_then_hold(ctx: TaskContext) -> str:
+    """Asks, then - answered - runs on until the channel says "go": to be seen running again."""
+    answer = ctx.request_approval("Go on?", timeout=None)
+    deadline = time.monotonic() + 30
+    while not ctx.get_channel().get("go", False) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return f"approved={answer}"
+
+
+def asks_then_holds():
+    with workflow("fb_ask_then_hold") as wf:
+        wf.add(ask_then_hold)
+    return wf

@@ -25,6 +25,7 @@ from graflow_celery import (
 from graflow_celery.core.run_handle import RunHandle
 from tests.conftest import Runner
 from tests.contract import feedback_flows as ff
+from tests.support.signal_recorder import recorded
 from tests.support.wait import wait_for
 
 
@@ -138,6 +139,28 @@ def test_a_task_with_two_requests_asks_the_second_once_the_first_is_answered(run
     assert run.result(timeout=30) == [True, "looks fine"]
     assert [(e.value, e.responded_by) for e in run.feedback_history()] == [(True, "ann"),
                                                                             ("looks fine", "bob")]
+
+
+def test_parking_and_each_answer_read_are_lifecycle_events(runner: Runner):
+    """``step_parked`` each time the step parks (on Celery: twice here, once per request; in
+    process a request blocks instead); ``feedback_received`` once per request, although on Celery
+    the step runs three times and reads the first answer twice."""
+    run = start(runner, ff.two_in_a_row())
+    [first] = waiting(run)
+    run.respond(first.feedback_id, True)
+    [second] = wait_for("the second request", lambda: [r for r in run.pending_feedback()
+                                                       if r.feedback_id != first.feedback_id])
+    run.respond(second.feedback_id, "fine")
+    assert run.result(timeout=30) == [True, "fine"]
+    wanted = ["step_parked", "feedback_received"]
+    events = wait_for("the run's events", lambda: [e for e in recorded(run.id) if e["signal"] in wanted]
+                      if any(e["signal"] == "run_finished" for e in recorded(run.id)) else None)
+    ids = (first.feedback_id, second.feedback_id)
+    parked = [("step_parked", "two_questions", fid) for fid in ids]
+    received = [("feedback_received", "two_questions", fid) for fid in ids]
+    expected = [parked[0], received[0], parked[1], received[1]] if runner.app is not None else received
+    assert [(e["signal"], e["task_id"], e["feedback_id"]) for e in events] == expected
+    assert {e["status"] for e in events if e["signal"] == "feedback_received"} == {"answered"}
 
 
 def test_members_of_a_parallel_group_wait_at_once(runner: Runner):

@@ -71,3 +71,14 @@ def _step_retrying(sender: str, run_id: str, task_id: str, attempt: int, **kwarg
 @signals.group_judged.connect
 def _group_judged(sender: str, run_id: str, group_id: str, success: bool, **kwargs: Any) -> None:
     _record("group_judged", run_id, group_id=group_id, success=success)
+
+
+@signals.step_parked.connect
+def _step_parked(sender: str, run_id: str, task_id: str, feedback_id: str, **kwargs: Any) -> None:
+    _record("step_parked", run_id, task_id=task_id, feedback_id=feedback_id)
+
+
+@signals.feedback_received.connect
+def _feedback_received(sender: str, run_id: str, task_id: str, feedback_id: str, status: str,
+                       **kwargs: Any) -> None:
+    _record("feedback_received", run_id, task_id=task_id, feedback_id=feedback_id, status=status)

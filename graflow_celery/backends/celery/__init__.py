@@ -7,6 +7,7 @@ from celery import Celery
 from graflow_celery.backends.celery import (  # noqa: F401 (redis_channel_runs registers "redis")
     feedback_due,
     handoff,
+    parked_states,
     redis_channel_runs,
     worker,
 )

@@ -197,20 +197,11 @@ def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> Any:
         raise retry
     if isinstance(outcome, Interrupted):  # the worker is shutting down: another one runs the step
         raise Reject(f"step {step.id} stopped for the worker's shutdown", requeue=True)
-    if isinstance(outcome, Parked):
-        announce_parked(self, run_id, outcome)
+    if isinstance(outcome, Parked):  # not finished: acknowledged without a success event, so Flower
+        raise Ignore()  # keeps the PARKED state its task-parked event set (parked_states.py)
     if isinstance(outcome, Finished):
         return report(self, outcome, run_id)
     return None
-
-
-def announce_parked(task: Task, run_id: str, outcome: Parked) -> None:
-    """Flower and event receivers show a parked step as PARKED (a custom state: Celery's event
-    state takes any ``task-<state>`` event), not SUCCESS: it has not finished, it waits for a
-    person. ``Ignore`` acknowledges the message without a success event. When it is answered the
-    step is sent again under the same task id and ends as any step does."""
-    task.send_event("task-parked", feedback_id=f"{run_id}:{outcome.key}", waits_for=outcome.wait)
-    raise Ignore()
 
 
 def report(task: Task, outcome: Finished, run_id: str) -> Any:
