@@ -199,9 +199,9 @@ def feedback_json(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 def answer_json(request: HttpRequest, feedback_id: str) -> HttpResponseBase:
     """Answer a request: a JSON body ``{"value": ..., "reason": ...}`` (or ``{"answer": "text"}``),
-    or form fields as the page sends them. 200 with the answer; 400 invalid, 404 unknown, 409 not
-    waiting (answered, timed out, its run over), 403 one the user may not answer or none at all -
-    each with ``error`` and ``reason``, and nothing changed."""
+    or form fields as the page sends them. 200 with the answer; 400 invalid, 403 one the user may
+    not answer or none at all, 409 not waiting (answered, timed out, its run over) - each with
+    ``error`` and ``reason``, and nothing changed."""
     check = feedback_check()
     if not check(request, None):
         return json_response({"error": _refused(check)}, status=403)
