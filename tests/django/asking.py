@@ -1,7 +1,8 @@
 """Workflows for the approvals page's tests: ``questions`` asks one question of each kind the shop
 does not ask (it asks approvals), each in a member of a parallel group; ``hurry`` asks with a
-deadline of a second, and goes on with a default. The shop's worker and web process import this
-module by its path, as any workflow module (their PYTHONPATH holds the repository)."""
+deadline of a second, and goes on with a default; ``guarded`` asks two questions naming the
+permissions they need oddly: a list of two, and a number. The shop's worker and web process
+import this module by its path, as any workflow module (their PYTHONPATH holds the repository)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,18 @@ def quick_question(ctx: TaskContext) -> str:
 
 with workflow("shop_hurry") as hurry:
     hurry.add(quick_question)
+
+
+@task(inject_context=True)
+def two_keys(ctx: TaskContext) -> bool:
+    return ctx.request_approval("Open the safe?", timeout=None, metadata={
+        "permission_required": ["orders.approve_large_order", "orders.change_order"]})
+
+
+@task(inject_context=True)
+def odd_key(ctx: TaskContext) -> bool:
+    return ctx.request_approval("Open the back door?", timeout=None, metadata={"permission_required": 5})
+
+
+with workflow("shop_guarded") as guarded:
+    parallel(two_keys, odd_key, name="guarded")

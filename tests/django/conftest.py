@@ -161,6 +161,31 @@ def manager(shop: Shop) -> User:
 
 
 @pytest.fixture(scope="session")
+def senior(shop: Shop) -> User:
+    """A manager who may approve orders over 1000 EUR too (orders.approve_large_order)."""
+    user = User("senior", "senior-pass-1")
+    made = shop.manage("create_manager", user.name, "--password", user.password, "--large-orders")
+    assert made.returncode == 0, made.stderr
+    return user
+
+
+@pytest.fixture(scope="session")
+def support(shop: Shop) -> User:
+    """A user in the group "support", which holds no permission."""
+    user = User("support", "support-pass-1")
+    shop.driver("user", username=user.name, password=user.password, groups=["support"])
+    return user
+
+
+@pytest.fixture(scope="session")
+def root(shop: Shop) -> User:
+    """A superuser."""
+    user = User("root", "root-pass-1")
+    shop.driver("user", username=user.name, password=user.password, superuser=True)
+    return user
+
+
+@pytest.fixture(scope="session")
 def clerk(shop: Shop) -> User:
     """A user without any permission."""
     user = User("clerk", "clerk-pass-1")

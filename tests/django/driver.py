@@ -5,11 +5,17 @@ a time, so that the test can look at a run and at the database while a transacti
 - ``{"op": "commit"}`` / ``{"op": "rollback"}``: leave the transaction (a rollback as a view's
   exception does it);
 - ``{"op": "submit", ...order}``: place an order and submit its run outside any transaction;
-- ``{"op": "ask", "workflow": "questions" or "hurry"}``: submit a workflow of ``asking.py``;
+- ``{"op": "ask", "workflow": "questions", "hurry" or "guarded"}``: submit a workflow of
+  ``asking.py``;
 - ``{"op": "branches", "inputs": {...}}``: submit ``branching.py``'s workflow;
 - ``{"op": "respond", "feedback_id": ..., "value": ..., "by": ...}``: answer a request from Python
   (``run.respond``), as a script of the project would;
-- ``{"op": "user", "username": ..., "password": ...}``: a user without any permission.
+- ``{"op": "user", "username": ..., "password": ..., "groups": [...], "superuser": false}``: a
+  user without any permission (a member of ``groups``, made if need be), or a superuser;
+- ``{"op": "http", "path": ..., "method": "GET", "data": {...}, "username": ..., "settings":
+  {...}}``: a request through Django's test client in this process, as that user (none:
+  anonymous), with ``settings`` overridden for it: answered with ``http_status``, ``body`` and
+  ``location``, or with what it raised (``raised``: the type's name, ``message``).
 
 An order is ``item``, ``quantity``, ``price`` and the run's extra ``inputs``. Each line is
 answered with one JSON line: the order's id, the run's id and the run's status as this process
@@ -27,7 +33,9 @@ import django
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402  (after django.setup())
+from django.contrib.auth.models import Group  # noqa: E402
 from django.db import transaction  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
 from orders.models import Order  # noqa: E402
 from orders.workflows import order_pipeline  # noqa: E402
 
@@ -46,6 +54,30 @@ def place(command: dict[str, Any]) -> tuple[Order, Any]:
     order.run_id = run.id
     order.save(update_fields=["run_id"])
     return order, run
+
+
+def user(command: dict[str, Any]) -> None:
+    make = get_user_model().objects.create_superuser if command.get("superuser") else \
+        get_user_model().objects.create_user
+    made = make(command["username"], password=command["password"])
+    for name in command.get("groups", []):
+        made.groups.add(Group.objects.get_or_create(name=name)[0])
+
+
+def http(command: dict[str, Any]) -> dict[str, Any]:
+    client = Client(SERVER_NAME="localhost")  # a host the shop allows; CSRF checks off
+    if command.get("username"):
+        client.force_login(get_user_model().objects.get(username=command["username"]))
+    try:
+        with override_settings(**command.get("settings", {})):
+            if command.get("method", "GET") == "GET":
+                response = client.get(command["path"])
+            else:
+                response = client.post(command["path"], command.get("data", {}))
+    except Exception as exc:  # what the view raised, for the test to see
+        return {"raised": type(exc).__name__, "message": str(exc)}
+    return {"http_status": response.status_code, "body": response.content.decode(),
+            "location": response.get("Location")}
 
 
 def main() -> None:
@@ -72,7 +104,9 @@ def main() -> None:
             run = WorkflowRun(run_of(command["feedback_id"]), app=celery_app())
             run.respond(command["feedback_id"], command["value"], by=command.get("by"))
         elif op == "user":
-            get_user_model().objects.create_user(command["username"], password=command["password"])
+            user(command)
+        elif op == "http":
+            reply = http(command)
         elif op == "commit":
             block.__exit__(None, None, None)
         elif op == "rollback":

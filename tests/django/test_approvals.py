@@ -103,9 +103,9 @@ def test_an_invalid_answer_is_refused_and_changes_nothing(shop, manager):
     address = waiting(boss, run_id, "fix_address")["feedback_id"]
     assert boss.request("POST", PAGE, {"feedback_id": address, "answer": "[1, 2]"})[0] == 400
 
-    for unknown in (f"{run_id}:999:0", "nosuchrun:1:0"):
+    for unknown in (f"{run_id}:999:0", "nosuchrun:1:0"):  # refused as a request one may not answer
         status, body = boss.json(answer_url(unknown), method="POST", data={"answer": "post"})
-        assert (status, body["reason"]) == (404, "unknown"), body
+        assert (status, body["reason"]) == (403, "forbidden"), body
     status, _, page = boss.request("POST", PAGE, {"feedback_id": "not a request", "answer": "yes"})
     assert status == 404 and b"<strong>Not answered</strong>" in page  # no prompt to show
 

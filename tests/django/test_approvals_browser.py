@@ -3,7 +3,9 @@ page, a large order's run waiting for a person on its run page, approved by a cl
 completing and the order shipped, the answer in the run page's audit trail; a stale form's second
 answer refused with a message; selections, text, multi-selections and JSON answered in their own
 forms; the page, left open, showing a new request and greying out one answered elsewhere while a
-form half filled in keeps its text. Screenshots are saved (``tests/support/browser.py``)."""
+form half filled in keeps its text; an order over 1000 EUR, whose request names a second
+permission, shown only to a manager who has it, and approved by them with a click. Screenshots are
+saved (``tests/support/browser.py``)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 from tests.django.conftest import Shop, User
 from tests.django.test_approvals import PAGE, answer_url, large_order, waiting
+from tests.django.test_feedback_access import larger_order
 from tests.django.test_run_page_browser import box, png_size, state_of
 from tests.django.test_shop import finished
 from tests.support.browser import screenshot
@@ -197,3 +200,41 @@ def test_the_page_left_open_follows_the_requests_and_keeps_what_is_typed(shop, m
     assert shop.order(order_id)["status"] == "shipped"
     assert all(url.startswith(shop.base + "/") for url in requested), requested
     shop.client().request("POST", f"/workflows/api/runs/{questions}/cancel/")
+
+
+def test_a_request_naming_a_permission_shows_only_to_who_has_it(shop, manager, senior, page):
+    from playwright.sync_api import expect
+
+    _, plain_run = large_order(shop, "armchair")
+    order_id, run_id = larger_order(shop, "concert harp")
+    prompt = f"Approve order {order_id}: 1 x concert harp for 1500.00 EUR?"
+    seniors = shop.logged_in(senior)
+    plain = waiting(seniors, plain_run, "approve")["feedback_id"]
+    guarded = waiting(seniors, run_id, "approve")["feedback_id"]
+
+    sign_in(page, shop, manager)  # graflow.answer_feedback, not orders.approve_large_order
+    expect(card(page, plain)).to_be_visible()
+    assert card(page, guarded).count() == 0 and prompt not in page.content()
+    with page.expect_response(lambda response: "/workflows/api/feedback/" in response.url, timeout=10_000):
+        pass  # the page refreshing itself does not add it either
+    assert card(page, guarded).count() == 0
+    screenshot(page, "approvals-page-without-the-permission")
+
+    other = page.context.browser.new_context(viewport={"width": 1100, "height": 800})  # its own cookies
+    try:
+        approvals = other.new_page()
+        sign_in(approvals, shop, senior)
+        expect(card(approvals, plain)).to_be_visible()
+        request = card(approvals, guarded)
+        expect(request.locator(".gf-prompt")).to_have_text(prompt)
+        expect(request.locator(".gf-facts")).to_contain_text("orders.approve_large_order")
+        screenshot(approvals, "approvals-page-with-the-permission")
+        request.get_by_role("button", name="Approve").click()
+        expect(approvals.locator("#gf-answered")).to_contain_text(f"Answered {prompt}: approved by senior")
+    finally:
+        other.close()
+    assert finished(shop, run_id)["status"] == "completed"
+    row = shop.order(order_id)
+    assert (row["status"], row["reviewed_by"]) == ("shipped", "senior")
+    assert seniors.json(answer_url(plain), method="POST", data={"answer": "reject"})[0] == 200
+    assert finished(shop, plain_run)["status"] == "completed"

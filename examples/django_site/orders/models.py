@@ -22,5 +22,9 @@ class Order(models.Model):
     run_id = models.CharField(max_length=100, blank=True)  # the order pipeline's run
     created = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        # orders.approve_large_order: a large order's request for approval names it (workflows.py)
+        permissions = [("approve_large_order", "Can approve large orders")]
+
     def __str__(self) -> str:
         return f"order {self.pk}: {self.quantity} x {self.item} ({self.status})"

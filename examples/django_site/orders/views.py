@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from graflow_celery.contrib.django import submit_on_commit
 from orders.models import Order
-from orders.workflows import APPROVAL_ABOVE, order_pipeline
+from orders.workflows import APPROVAL_ABOVE, LARGE_ORDER_ABOVE, order_pipeline
 
 
 @require_http_methods(["GET", "POST"])
@@ -16,7 +16,8 @@ def shop(request: HttpRequest) -> HttpResponse:
     """GET: the order form and the latest orders. POST: place an order and follow its run."""
     if request.method == "GET":
         return render(request, "orders/shop.html", {"orders": Order.objects.order_by("-pk")[:10],
-                                                    "approval_above": APPROVAL_ABOVE})
+                                                    "approval_above": APPROVAL_ABOVE,
+                                                    "large_order_above": LARGE_ORDER_ABOVE})
     try:
         quantity = int(request.POST["quantity"])
         price = Decimal(request.POST.get("price", "9.95"))

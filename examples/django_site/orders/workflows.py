@@ -14,6 +14,8 @@ from orders.models import Order
 
 MAX_QUANTITY = 10
 APPROVAL_ABOVE = Decimal("100.00")  # EUR: larger orders wait for a manager's approval before charging
+LARGE_ORDER_ABOVE = Decimal("1000.00")  # EUR: and larger still, for a manager who may approve those
+LARGE_ORDER_PERMISSION = "orders.approve_large_order"
 APPROVAL_TIME = 3 * 24 * 3600  # seconds: an order nobody approved by then is cancelled
 
 
@@ -35,19 +37,22 @@ def reserve_stock(order_id: int) -> dict:
 @task(inject_context=True)
 def approve(ctx: TaskContext, order_id: int) -> dict:
     """A manager approves or rejects a large order on the approvals page (workflows/feedback/, with
-    the permission graflow.answer_feedback). The step parks while it waits - no worker is held -
-    and runs again from its start once answered: what comes before the request must be safe to
-    run twice (here it reads, and writes the same status again)."""
+    the permission graflow.answer_feedback; over 1000 EUR, with orders.approve_large_order too:
+    the request names it, and other managers do not see it). The step parks while it waits - no
+    worker is held - and runs again from its start once answered: what comes before the request
+    must be safe to run twice (here it reads, and writes the same status again)."""
     order = Order.objects.get(pk=order_id)
     amount = order.price * order.quantity
     if amount <= APPROVAL_ABOVE:
         return {"approved": True, "by": None}
     Order.objects.filter(pk=order_id).update(status=Order.Status.AWAITING_APPROVAL)
+    facts = {"order": order.pk, "amount": f"{amount} EUR", "customer": order.email}
+    if amount > LARGE_ORDER_ABOVE:
+        facts["permission_required"] = LARGE_ORDER_PERMISSION
     try:
         answer = ctx.request_feedback(
             "approval", f"Approve order {order.pk}: {order.quantity} x {order.item} for {amount} EUR?",
-            metadata={"order": order.pk, "amount": f"{amount} EUR", "customer": order.email},
-            timeout=APPROVAL_TIME)
+            metadata=facts, timeout=APPROVAL_TIME)
     except FeedbackTimeoutError:
         return cancel_order(ctx, order_id, "", "nobody approved it in time")
     if not answer.approved:

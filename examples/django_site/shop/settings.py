@@ -62,7 +62,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_GRAFLOW_STATE_TTL = 7 * 24 * 3600
 # A demo: anyone may see and cancel any run. A real shop checks who asks (the default: staff only).
 CELERY_GRAFLOW_VIEWS_ACCESS = "graflow_celery.contrib.django.access.anyone"
-# Approving large orders takes the permission graflow.answer_feedback: `manage.py create_manager`.
+# Approving large orders takes the permission graflow.answer_feedback, and orders over 1000 EUR
+# orders.approve_large_order as well (their requests name it): `manage.py create_manager [--large-orders]`.
 LOGIN_REDIRECT_URL = "graflow:feedback"
 
 # Errors (a 500 included, with its traceback) go to stderr, where gunicorn and docker logs see them.

@@ -1,7 +1,8 @@
-"""Answering a request for feedback from a web request: the value read from a form or a JSON body
-according to the request's type as it is stored (the form cannot change type or options), checked
-(``core/feedback.py``), and taken only if the request still waits (``RunHandle.respond``).
-Whatever is refused raises, and changes nothing."""
+"""Answering a request for feedback from a web request: only a request the user may answer
+(``feedback_access``), the value read from a form or a JSON body according to the request's type
+as it is stored (the form cannot change type or options), checked (``core/feedback.py``), and
+taken only if the request still waits (``RunHandle.respond``). Whatever is refused raises, and
+changes nothing."""
 
 from __future__ import annotations
 
@@ -17,12 +18,27 @@ from graflow_celery.core.feedback import FeedbackRequest, FeedbackResponse, Feed
 from graflow_celery.errors import ConfigurationError, FeedbackNotWaitingError, InvalidFeedbackError
 
 Reader = Callable[[FeedbackRequest], Any]
+Allowed = Callable[[FeedbackRequest], bool]
 
+ID_SHAPE = "a request id looks like '<run id>:<step id>:<n>'"
 # HTTP statuses of a refused answer
-INVALID, NOT_WAITING, UNKNOWN = 400, 409, 404
+INVALID, NOT_WAITING, UNKNOWN, FORBIDDEN = 400, 409, 404, 403
 
 
-def status_of(exc: FeedbackNotWaitingError | InvalidFeedbackError) -> int:
+class NotYours(Exception):
+    """A request the user may not answer - or none at all: the two are refused alike, so that
+    someone who may not see a request cannot learn whether it exists, nor how it stands."""
+
+    reason = "forbidden"
+
+    def __init__(self, feedback_id: str) -> None:
+        super().__init__(f"you may not answer feedback request {feedback_id}, or there is no such request")
+        self.feedback_id = feedback_id
+
+
+def status_of(exc: FeedbackNotWaitingError | InvalidFeedbackError | NotYours) -> int:
+    if isinstance(exc, NotYours):
+        return FORBIDDEN
     if isinstance(exc, InvalidFeedbackError):
         return INVALID
     return UNKNOWN if exc.reason in ("unknown", "other_run") else NOT_WAITING
@@ -32,21 +48,32 @@ def request_run(app: Celery, feedback_id: str) -> WorkflowRun:
     """The run of a request id (``FeedbackNotWaitingError`` "unknown" if there is none)."""
     parsed = split_feedback_id(feedback_id)
     if parsed is None:
-        raise FeedbackNotWaitingError(feedback_id, "unknown",
-                                      "a request id looks like '<run id>:<step id>:<n>'")
+        raise FeedbackNotWaitingError(feedback_id, "unknown", ID_SHAPE)
     try:
         return WorkflowRun(parsed[0], app=app)
     except ConfigurationError as exc:  # an id outside the alphabet, a run unknown or expired
         raise FeedbackNotWaitingError(feedback_id, "unknown", str(exc)) from None
 
 
-def answer(app: Celery, feedback_id: str, read: Reader, *, by: str,
-           reason: str | None = None) -> FeedbackResponse:
-    """Answer request ``feedback_id`` with what ``read`` makes of the web request for it."""
+def stored(app: Celery, feedback_id: str) -> tuple[WorkflowRun, FeedbackRequest | None]:
+    """A request as it is stored, whatever its status (None: its run has no such request), and its
+    run (``FeedbackNotWaitingError`` "unknown" if there is none)."""
     run = request_run(app, feedback_id)
-    request = run.feedback_request(feedback_id)
-    if request is None:
-        raise FeedbackNotWaitingError(feedback_id, "unknown", "its run has no such request")
+    return run, run.feedback_request(feedback_id)
+
+
+def answer(app: Celery, feedback_id: str, read: Reader, *, may: Allowed, by: str,
+           reason: str | None = None) -> FeedbackResponse:
+    """Answer request ``feedback_id`` with what ``read`` makes of the web request for it, if ``may``
+    allows it (``NotYours`` otherwise, as for a request or a run that does not exist)."""
+    if split_feedback_id(feedback_id) is None:  # no request can have this id: saying so tells nothing
+        raise FeedbackNotWaitingError(feedback_id, "unknown", ID_SHAPE)
+    try:
+        run, request = stored(app, feedback_id)
+    except FeedbackNotWaitingError:
+        raise NotYours(feedback_id) from None
+    if request is None or not may(request):
+        raise NotYours(feedback_id)
     return run.respond(feedback_id, read(request), by=by, reason=reason or None)
 
 

@@ -1,8 +1,11 @@
 """The approvals page and its JSON twins: the requests for feedback waiting in the project's runs,
 answered by the logged-in user (``by=`` their username).
 
-Only active users with the permission ``graflow.answer_feedback`` may list or answer (``access.
-may_answer``); the page sends someone not logged in to the login page, the JSON views answer 403.
+Each user sees and answers only the requests ``feedback_access`` lets them (by default: with the
+permission ``graflow.answer_feedback``, and the request's own ``permission_required`` if it names
+any); one they may not answer is refused as one that does not exist (403). Who may not use the
+page at all is sent to the login page if not logged in; the JSON views answer 403.
+
 Answers are POSTs under Django's CSRF protection (``csrf_protect`` as well as the middleware, so a
 project without it is protected too); ``answers.py`` reads and checks them against the request as
 stored, and a refused answer - invalid, answered already, timed out, of a run that is over -
@@ -26,8 +29,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from graflow_celery.backends.celery.run import WorkflowRun
 from graflow_celery.contrib.django import answers
-from graflow_celery.contrib.django.access import ANSWER_PERMISSION, may_answer
 from graflow_celery.contrib.django.encoding import json_response
+from graflow_celery.contrib.django.feedback_access import (
+    ANSWER_PERMISSION,
+    FeedbackCheck,
+    answerable,
+    by_permission,
+    feedback_check,
+)
 from graflow_celery.contrib.django.project import celery_app
 from graflow_celery.contrib.django.views import MAX_LIMIT, Refused, limit_of
 from graflow_celery.core.feedback import FeedbackEntry, FeedbackRequest
@@ -36,6 +45,7 @@ from graflow_celery.errors import ConfigurationError, FeedbackNotWaitingError, I
 from graflow_celery.feedback import pending_feedback
 
 FORBIDDEN = f"answering requests for feedback needs the permission {ANSWER_PERMISSION}"
+FORBIDDEN_HERE = "you may not answer requests for feedback"  # CELERY_GRAFLOW_FEEDBACK_ACCESS said so
 # what a person reads for each type
 KINDS = {"approval": "approval", "text": "text", "selection": "selection",
          "multi_selection": "multi-selection", "custom": "custom (JSON)"}
@@ -64,31 +74,41 @@ def _username(request: HttpRequest) -> str:
     return str(request.user.get_username())  # type: ignore[union-attr]
 
 
+def _refused(check: FeedbackCheck) -> str:
+    return FORBIDDEN if check is by_permission else FORBIDDEN_HERE
+
+
 def _waiting(app: Celery, request: HttpRequest, limit: int | None = None) -> list[FeedbackRequest]:
-    """Newest first: the app's, or one run's (``?run=``); at most ``limit`` (else ``?limit=``)."""
+    """Newest first, those the user may answer: the app's, or one run's (``?run=``); at most
+    ``limit`` (else ``?limit=``). Read up to the most any page shows, then left to the user's."""
     limit = limit or limit_of(request)
     run_id = request.GET.get("run")
     if not run_id:
-        return pending_feedback(app, limit=limit)
+        return answerable(request, pending_feedback(app, limit=MAX_LIMIT))[:limit]
     try:
-        return WorkflowRun(run_id, app=app).pending_feedback()[:limit]
+        return answerable(request, WorkflowRun(run_id, app=app).pending_feedback())[:limit]
     except ConfigurationError as exc:
         raise Refused(404, str(exc)) from exc
 
 
-def _answered(app: Celery, feedback_id: str | None) -> FeedbackEntry | None:
-    """The audit-trail line of a request just answered (``?answered=``), read from its run."""
+def _answered(app: Celery, feedback_id: str | None, may: answers.Allowed) -> FeedbackEntry | None:
+    """The audit-trail line of a request just answered (``?answered=``), read from its run - if
+    the user may see that request."""
     if not feedback_id:
         return None
     try:
-        history = answers.request_run(app, feedback_id).feedback_history()
+        run, asked = answers.stored(app, feedback_id)
     except FeedbackNotWaitingError:
         return None
-    return next((e for e in history if e.feedback_id == feedback_id and e.outcome == "answered"), None)
+    if asked is None or not may(asked):
+        return None
+    return next((e for e in run.feedback_history()
+                 if e.feedback_id == feedback_id and e.outcome == "answered"), None)
 
 
 def _prompt(app: Celery, feedback_id: str) -> str | None:
-    """The prompt of a request, whatever its status (None: no such request)."""
+    """The prompt of a request, whatever its status (None: no such request). Asked only once
+    answering it got past the access check."""
     try:
         found = answers.request_run(app, feedback_id).feedback_request(feedback_id)
     except FeedbackNotWaitingError:
@@ -112,18 +132,22 @@ def _to_login(request: HttpRequest) -> HttpResponse:
 def feedback_page(request: HttpRequest) -> HttpResponse:
     """GET: the waiting requests, newest first, each with a form. POST (``feedback_id``,
     ``answer``, ``reason``): answer one, then back to the page saying what was answered."""
-    if not may_answer(request):
+    check = feedback_check()
+    if not check(request, None):
         user = getattr(request, "user", None)
         if user is not None and not user.is_authenticated:
             return _to_login(request)
-        return HttpResponse(FORBIDDEN, status=403, content_type="text/plain")
+        return HttpResponse(_refused(check), status=403, content_type="text/plain")
     app = celery_app()
     status, refused, refused_prompt = 200, None, None
     if request.method == "POST":
         feedback_id = request.POST.get("feedback_id", "")
         try:
-            answers.answer(app, feedback_id, answers.from_form(request.POST), by=_username(request),
+            answers.answer(app, feedback_id, answers.from_form(request.POST),
+                           may=lambda asked: check(request, asked), by=_username(request),
                            reason=request.POST.get("reason", "").strip())
+        except answers.NotYours as exc:  # no prompt shown: they may not see it
+            status, refused = answers.FORBIDDEN, str(exc)
         except (FeedbackNotWaitingError, InvalidFeedbackError) as exc:
             status, refused = answers.status_of(exc), str(exc)
             refused_prompt = _prompt(app, feedback_id)
@@ -137,7 +161,8 @@ def feedback_page(request: HttpRequest) -> HttpResponse:
         return HttpResponse(str(exc), status=exc.status, content_type="text/plain")
     waiting, older = waiting[:shown], waiting[shown:]
     run_id = request.GET.get("run")
-    answered = None if refused else _answered(app, request.GET.get("answered"))
+    answered = None if refused else _answered(app, request.GET.get("answered"),
+                                              lambda asked: check(request, asked))
     this_run = {"run": run_id} if run_id else {}
     return render(request, "graflow/feedback.html", {
         "waiting": [Waiting.of(r) for r in waiting], "run_id": run_id, "username": _username(request),
@@ -158,9 +183,11 @@ def feedback_page(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def feedback_json(request: HttpRequest) -> HttpResponse:
-    """``{"requests": [...]}``: waiting requests, newest first (``?limit=``, ``?run=``)."""
-    if not may_answer(request):
-        return json_response({"error": FORBIDDEN}, status=403)
+    """``{"requests": [...]}``: waiting requests the user may answer, newest first (``?limit=``,
+    ``?run=``)."""
+    check = feedback_check()
+    if not check(request, None):
+        return json_response({"error": _refused(check)}, status=403)
     try:
         waiting = _waiting(celery_app(), request)
     except Refused as exc:
@@ -172,10 +199,12 @@ def feedback_json(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 def answer_json(request: HttpRequest, feedback_id: str) -> HttpResponseBase:
     """Answer a request: a JSON body ``{"value": ..., "reason": ...}`` (or ``{"answer": "text"}``),
-    or form fields as the page sends them. 200 with the answer; 400 invalid, 404 unknown, 409 not
-    waiting (answered, timed out, its run over) - each with ``error`` and nothing changed."""
-    if not may_answer(request):
-        return json_response({"error": FORBIDDEN}, status=403)
+    or form fields as the page sends them. 200 with the answer; 400 invalid, 403 one the user may
+    not answer or none at all, 409 not waiting (answered, timed out, its run over) - each with
+    ``error`` and ``reason``, and nothing changed."""
+    check = feedback_check()
+    if not check(request, None):
+        return json_response({"error": _refused(check)}, status=403)
     if request.content_type == "application/json":
         try:
             body: Any = json.loads(request.body or b"{}")
@@ -189,8 +218,9 @@ def answer_json(request: HttpRequest, feedback_id: str) -> HttpResponseBase:
     if reason is not None and not isinstance(reason, str):
         return json_response({"error": "reason must be a string"}, status=400)
     try:
-        response = answers.answer(celery_app(), feedback_id, read, by=_username(request), reason=reason)
-    except (FeedbackNotWaitingError, InvalidFeedbackError) as exc:
-        why = exc.reason if isinstance(exc, FeedbackNotWaitingError) else "invalid"
+        response = answers.answer(celery_app(), feedback_id, read, may=lambda asked: check(request, asked),
+                                  by=_username(request), reason=reason)
+    except (answers.NotYours, FeedbackNotWaitingError, InvalidFeedbackError) as exc:
+        why = "invalid" if isinstance(exc, InvalidFeedbackError) else exc.reason
         return json_response({"error": str(exc), "reason": why}, status=answers.status_of(exc))
     return json_response({"answered": response.to_dict()})

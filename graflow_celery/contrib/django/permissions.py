@@ -14,7 +14,7 @@ from __future__ import annotations
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ImproperlyConfigured
 
-from graflow_celery.contrib.django.access import ANSWER_PERMISSION
+from graflow_celery.contrib.django.feedback_access import ANSWER_PERMISSION
 from graflow_celery.contrib.django.models import ANSWER_FEEDBACK
 
 

@@ -16,9 +16,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from graflow_celery.backends.celery.run import WorkflowRun, recent_runs
-from graflow_celery.contrib.django.access import Action, allowed, may_answer
+from graflow_celery.contrib.django.access import Action, allowed
 from graflow_celery.contrib.django.answers import shown, when
 from graflow_celery.contrib.django.encoding import RunJSONEncoder, json_response
+from graflow_celery.contrib.django.feedback_access import answerable
 from graflow_celery.contrib.django.picture import layout, mark
 from graflow_celery.contrib.django.project import celery_app
 from graflow_celery.contrib.django.report import STATE_LABELS, run_report
@@ -119,7 +120,8 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
         "waiting": [{**r, "deadline_at": when(r["deadline"])} for r in report["feedback"]["waiting"]],
         "history": [{**e, "when": when(e["at"]), "shown": shown(e["feedback_type"], e["value"])}
                     for e in report["feedback"]["history"]],
-        "can_answer": may_answer(request),
+        # a link to the approvals page, for a user who may answer one of the requests listed
+        "can_answer": bool(report["feedback"]["waiting"] and answerable(request, run.pending_feedback())),
         "result": json.dumps(report["result"], cls=RunJSONEncoder, indent=2),
         "api_url": reverse("graflow:api-run", args=[run.id]),
         "cancel_url": reverse("graflow:api-cancel", args=[run.id]), "page_url": request.get_full_path(),
