@@ -118,14 +118,21 @@ def test_the_redis_channel_lets_another_process_answer_an_in_process_run(redis_s
     assert graflow_celery.pending_feedback(redis_client=client) == []
 
 
-@pytest.mark.parametrize("form", ["graflow's redis channel", "feedback_backend"])
+@pytest.mark.parametrize("form", ["graflow's redis channel", "feedback_backend",
+                                  "a channel and another server"])
 def test_execution_context_create_keeps_requests_in_redis_as_graflow_does(redis_server, form):
-    """graflow keeps requests with a Redis channel; ``feedback_backend=`` asks for it outright."""
+    """graflow keeps requests with a Redis channel; ``feedback_backend=`` asks for it outright;
+    ``feedback_config`` naming a server wins over the channel's."""
     client = redis.Redis.from_url(redis_server.db_url(4))
-    settings = ({"channel_backend": "redis", "config": {"redis_client": client}} if form.endswith("channel")
-                else {"feedback_backend": "redis", "feedback_config": {"redis_client": client}})
+    settings: dict[str, object] = {
+        "graflow's redis channel": {"channel_backend": "redis", "config": {"redis_client": client}},
+        "feedback_backend": {"feedback_backend": "redis", "feedback_config": {"redis_client": client}},
+        "a channel and another server": {"channel_backend": "redis", "config": {"redis_client": client},
+                                         "feedback_config": {"url": redis_server.db_url(6)}},
+    }[form]
+    answered_in = redis_server.db_url(6 if form.startswith("a channel") else 4)
     context = ExecutionContext.create(ff.approval().graph, name="fb_approval", **settings)  # type: ignore[arg-type]
-    other = subprocess.Popen([sys.executable, "-c", ANSWER_FROM_ANOTHER_PROCESS, redis_server.db_url(4),
+    other = subprocess.Popen([sys.executable, "-c", ANSWER_FROM_ANOTHER_PROCESS, answered_in,
                               context.run_id], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert WorkflowEngine().execute(context) == "refunded, refund_ok=True"

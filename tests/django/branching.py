@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from graflow_celery import parallel, task, workflow
+from graflow_celery import TaskContext, parallel, task, workflow
 
 
 @task
@@ -30,9 +30,12 @@ def greet_customer() -> str:
     return "hello"
 
 
-@task
-def capture_payment(capture_delay: float = 0.0) -> str:
-    time.sleep(capture_delay)  # an input: to see the run half way
+@task(inject_context=True)
+def capture_payment(ctx: TaskContext, hold: bool = False) -> str:
+    """With the input ``hold``, runs until the channel says "go": to see the run half way."""
+    deadline = time.monotonic() + 30
+    while hold and not ctx.get_channel().get("go", False) and time.monotonic() < deadline:
+        time.sleep(0.02)
     return "captured"
 
 

@@ -8,6 +8,7 @@ a time, so that the test can look at a run and at the database while a transacti
 - ``{"op": "ask", "workflow": "questions", "hurry" or "guarded"}``: submit a workflow of
   ``asking.py``;
 - ``{"op": "branches", "inputs": {...}}``: submit ``branching.py``'s workflow;
+- ``{"op": "go", "run_id": ...}``: set "go" in a run's channel (a held task goes on);
 - ``{"op": "respond", "feedback_id": ..., "value": ..., "by": ...}``: answer a request from Python
   (``run.respond``), as a script of the project would;
 - ``{"op": "user", "username": ..., "password": ..., "groups": [...], "superuser": false}``: a
@@ -100,6 +101,9 @@ def main() -> None:
         elif op == "branches":
             run = graflow_celery.submit(branching.branches, command.get("inputs", {}), app=celery_app())
             reply = {"run_id": run.id}
+        elif op == "go":  # let a held task go on
+            WorkflowRun(command["run_id"], app=celery_app()).get_channel().set("go", True)
+            reply = {}
         elif op == "respond":
             run = WorkflowRun(run_of(command["feedback_id"]), app=celery_app())
             run.respond(command["feedback_id"], command["value"], by=command.get("by"))

@@ -238,3 +238,25 @@ def test_a_request_naming_a_permission_shows_only_to_who_has_it(shop, manager, s
     assert (row["status"], row["reviewed_by"]) == ("shipped", "senior")
     assert seniors.json(answer_url(plain), method="POST", data={"answer": "reject"})[0] == 200
     assert finished(shop, plain_run)["status"] == "completed"
+
+
+def test_a_page_in_a_background_tab_asks_nothing_until_shown(shop, manager, page):
+    polls: list[str] = []
+    page.on("request", lambda request: polls.append(request.url) if "/api/feedback/" in request.url else None)
+    sign_in(page, shop, manager)
+    page.wait_for_timeout(3500)
+    assert polls, "the page did not poll while shown"
+    page.evaluate("""() => {
+        Object.defineProperty(document, "hidden", {value: true, configurable: true});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    page.wait_for_timeout(3500)  # a poll under way when it was hidden may still end
+    before = len(polls)
+    page.wait_for_timeout(7000)  # two polls' time
+    assert len(polls) == before, "the page polled while hidden"
+    page.evaluate("""() => {
+        Object.defineProperty(document, "hidden", {value: false, configurable: true});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    page.wait_for_timeout(1000)
+    assert len(polls) > before, "the page did not poll again once shown"

@@ -145,7 +145,7 @@ def assert_edges_join_their_boxes(page: Any) -> dict[tuple[str, str], dict[str, 
 def test_the_edges_are_drawn_as_lines_between_the_right_boxes(shop, page):
     from playwright.sync_api import expect
 
-    run_id = shop.driver("branches", inputs={"capture_delay": 3})["run_id"]
+    run_id = shop.driver("branches", inputs={"hold": True})["run_id"]
     requested = open_run(page, shop, run_id)
     expect(box(page, "capture_payment")).to_have_attribute("data-state", "executing")
     into_capture = page.locator('#gf-edges path[data-to="capture_payment"]')
@@ -160,6 +160,7 @@ def test_the_edges_are_drawn_as_lines_between_the_right_boxes(shop, page):
     assert page.locator(".gf-arrow").first.is_hidden()  # the down-arrows give way to the lines
     screenshot(page, "run-page-edges-running")
 
+    shop.driver("go", run_id=run_id)
     expect(page.locator("#gf-status")).to_have_text("completed", timeout=20_000)
     expect(page.locator('#gf-edges path[data-to="dispatch"]')).to_have_attribute("data-state", "completed")
     edges = assert_edges_join_their_boxes(page)  # drawn again as the boxes changed

@@ -25,6 +25,7 @@ _CONNECTION = {"host", "port", "db", "username", "password", "ssl", "socket_time
                "socket_connect_timeout", "socket_keepalive", "unix_socket_path", "retry_on_timeout",
                "health_check_interval", "client_name"}
 _KNOWN = _CONNECTION | {"redis_client", "ttl", "key_prefix"}  # key_prefix: graflow's queue setting
+_FEEDBACK_SERVER = {"redis_client", "url", "host", "port", "db"}  # feedback_config naming its own Redis
 
 
 def redis_client(settings: Mapping[str, Any]) -> redis.Redis:
@@ -65,7 +66,9 @@ def _redis_channel_run(graph: TaskGraph, start_node: str | None, *, limits: RunL
     another process lists and answers them), unless ``feedback_backend`` says otherwise."""
     client = redis_client(config or {})
     if feedback_backend is None:
-        feedback_backend, feedback_config = "redis", {"redis_client": client, **(feedback_config or {})}
+        feedback_backend, given = "redis", dict(feedback_config or {})
+        names_a_server = not _FEEDBACK_SERVER.isdisjoint(given)
+        feedback_config = given if names_a_server else {"redis_client": client, **given}
     backend = MemoryBackend(max_workers, serializer, portable=portable, feedback_backend=feedback_backend,
                             feedback_config=dict(feedback_config or {}))
     return backend.new_run(graph, start_node, limits=limits, run_id=run_id, name=name,
