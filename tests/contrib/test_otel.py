@@ -183,6 +183,7 @@ def test_with_nothing_subscribed_the_engine_builds_no_step_events(monkeypatch):
         return built[-1]
 
     monkeypatch.setattr(events, "_middleware", [])  # this process's other subscribers (test signals)
+    monkeypatch.setattr(events, "_wanted", frozenset())  # and the events they listen to
     monkeypatch.setattr(engine, "StepInfo", counted)
     otel.instrument(PROVIDER)
     otel_flows.two_steps().execute()
