@@ -45,8 +45,8 @@ def test_two_processes_starting_a_prepared_run_at_once_start_it_once(celery_app,
     run = prepared.handle
     go = f"test:start-pending:{run.id}"
     env = {**os.environ, "GRAFLOW_TEST_REDIS_URL": redis_server.url, "PYTHONPATH": str(ROOT)}
-    starters = [subprocess.Popen([sys.executable, "-c", STARTER, run.id, redis_server.url, go], cwd=ROOT, env=env,
-                                 stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    argv = [sys.executable, "-c", STARTER, run.id, redis_server.url, go]
+    starters = [subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) for _ in "ab"]
     for starter in starters:
         assert starter.stdout is not None and starter.stdout.readline() == "ready\n"
     redis.Redis.from_url(redis_server.url).rpush(go, 1, 1)
