@@ -60,6 +60,16 @@ class InvalidRunIdError(ConfigurationError):
         self.run_id = run_id
 
 
+class RunAlreadyStartedError(ConfigurationError):
+    """A run asked to start that has started already (or was stored with a ``status`` past
+    "pending"): a run starts once, and nothing changed."""
+
+    def __init__(self, run_id: str, status: str) -> None:
+        super().__init__(f"run {run_id} cannot start: it is {status} already (a run starts once)")
+        self.run_id = run_id
+        self.status = status
+
+
 class InvalidRetryPolicyError(ConfigurationError, ValueError):
     """A ``RetryPolicy`` field with a value that cannot work. Also a ``ValueError``, which
     ``RetryPolicy`` raised before, so code that caught that keeps working."""

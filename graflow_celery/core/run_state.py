@@ -14,7 +14,12 @@ from typing import Any
 
 from graflow_celery.core.feedback_record import FeedbackRecord
 from graflow_celery.core.steps import ROOT_SCOPE, BranchOutcome, RunStatus, Step
-from graflow_celery.errors import ConfigurationError, GraflowError, WorkflowDiscardedError
+from graflow_celery.errors import (
+    ConfigurationError,
+    GraflowError,
+    RunAlreadyStartedError,
+    WorkflowDiscardedError,
+)
 
 
 @dataclass
@@ -102,7 +107,7 @@ def refused_start(run_id: str, status: str, error: dict[str, Any] | None) -> Gra
     if status == "missing":
         return ConfigurationError(f"run {run_id} cannot start: there is no such run (never stored, or its "
                                   "state expired)")
-    return ConfigurationError(f"run {run_id} cannot start: it is {status} already (a run starts once)")
+    return RunAlreadyStartedError(run_id, status)
 
 
 def new_run_state(first: Step) -> RunState:

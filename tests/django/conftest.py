@@ -31,6 +31,7 @@ from tests.support.web_client import Client
 from tests.support.workers import ROOT, started
 
 SITE = ROOT / "examples" / "django_site"
+OUTBOX_GRACE = 4  # seconds (settings.py): workers sweep the outbox every 2, give or take a fifth
 
 
 class Driver:
@@ -48,6 +49,13 @@ class Driver:
         line = self.proc.stdout.readline()
         assert line, f"the driver exited ({self.proc.poll()})"
         return json.loads(line)  # type: ignore[no-any-return]
+
+    def exits(self, op: str, **fields: Any) -> int:
+        """Send a line that ends the process (``"die_on_commit"``); its exit code."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"op": op, **fields}) + "\n")
+        self.proc.stdin.flush()
+        return self.proc.wait(30)
 
     def stop(self) -> None:
         if self.proc.stdin is not None:
@@ -117,7 +125,7 @@ def shop() -> Iterator[Shop]:
     redis = RedisServer().start()
     logs = Path(tempfile.mkdtemp(prefix="graflow-shop-"))
     env = {**os.environ, "DATABASE_URL": db.url, "REDIS_URL": redis.url,
-           "DJANGO_SETTINGS_MODULE": "shop.settings",
+           "DJANGO_SETTINGS_MODULE": "tests.django.settings", "GRAFLOW_TEST_OUTBOX_GRACE": str(OUTBOX_GRACE),
            "PYTHONPATH": os.pathsep.join([str(SITE), str(ROOT), os.environ.get("PYTHONPATH", "")])}
     server: subprocess.Popen[bytes] | None = None
     driver: Driver | None = None

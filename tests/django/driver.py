@@ -2,6 +2,8 @@
 a time, so that the test can look at a run and at the database while a transaction is open:
 
 - ``{"op": "begin", ...order}``: open a transaction, place an order, ``submit_on_commit`` its run;
+  with ``"die_on_commit": true``, the process exits (``os._exit``) in the commit's callbacks,
+  before the run's own callback starts it - as a web process killed right after a COMMIT;
 - ``{"op": "commit"}`` / ``{"op": "rollback"}``: leave the transaction (a rollback as a view's
   exception does it);
 - ``{"op": "submit", ...order}``: place an order and submit its run outside any transaction;
@@ -18,14 +20,16 @@ a time, so that the test can look at a run and at the database while a transacti
   anonymous), with ``settings`` overridden for it: answered with ``http_status``, ``body`` and
   ``location``, or with what it raised (``raised``: the type's name, ``message``).
 
-An order is ``item``, ``quantity``, ``price`` and the run's extra ``inputs``. Each line is
-answered with one JSON line: the order's id, the run's id and the run's status as this process
-sees it.
+An order is ``item``, ``quantity``, ``price``, the run's extra ``inputs`` and its ``workflow``
+(the shop's ``order_pipeline``, or ``counted`` of ``counting.py``). Each line is answered with
+one JSON line: the order's id, the run's id, whether this process's connection sees the run's
+outbox row, and the run's status as this process sees it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -43,15 +47,17 @@ from orders.workflows import order_pipeline  # noqa: E402
 import graflow_celery  # noqa: E402
 from graflow_celery.backends.celery.run import WorkflowRun  # noqa: E402
 from graflow_celery.contrib.django import submit_on_commit  # noqa: E402
+from graflow_celery.contrib.django.models import PendingStart  # noqa: E402
 from graflow_celery.contrib.django.project import celery_app  # noqa: E402
 from graflow_celery.core.run_feedback import run_of  # noqa: E402
-from tests.django import asking, branching  # noqa: E402
+from tests.django import asking, branching, counting  # noqa: E402
 
 
 def place(command: dict[str, Any]) -> tuple[Order, Any]:
     order = Order.objects.create(item=command.get("item", "book"), quantity=command.get("quantity", 1),
                                  price=command.get("price", "9.95"), email="driver@example.com")
-    run = submit_on_commit(order_pipeline, {"order_id": order.pk, **command.get("inputs", {})})
+    flow = counting.counted if command.get("workflow") == "counted" else order_pipeline
+    run = submit_on_commit(flow, {"order_id": order.pk, **command.get("inputs", {})})
     order.run_id = run.id
     order.save(update_fields=["run_id"])
     return order, run
@@ -92,8 +98,11 @@ def main() -> None:
             if op == "begin":
                 block = transaction.atomic()
                 block.__enter__()
+                if command.get("die_on_commit"):  # registered first, so Django runs it first
+                    transaction.on_commit(lambda: os._exit(1))
             order, run = place(command)
-            reply = {"order_id": order.pk, "run_id": run.id}
+            reply = {"order_id": order.pk, "run_id": run.id,
+                     "recorded": PendingStart.objects.filter(run_id=run.id).exists()}
         elif op == "ask":
             flow = getattr(asking, command.get("workflow", "questions"))
             run = graflow_celery.submit(flow, app=celery_app())

@@ -8,6 +8,7 @@ from typing import Any
 from graflow_celery.backends.celery import run_events
 from graflow_celery.backends.celery.dispatcher import message_id
 from graflow_celery.backends.celery.feedback_store import RedisFeedback
+from graflow_celery.backends.celery.keys import RunKeys
 from graflow_celery.backends.celery.run_index import RunIndex
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.backends.celery.store import RedisRunStore
@@ -17,7 +18,7 @@ from graflow_celery.checkpoints import Checkpoint, save
 from graflow_celery.core.context import ExecutionContext, RunLimits
 from graflow_celery.core.graph import TaskGraph
 from graflow_celery.core.steps import Step
-from graflow_celery.errors import ConfigurationError
+from graflow_celery.errors import ConfigurationError, RunAlreadyStartedError, WorkflowDiscardedError
 from graflow_celery.graph_codec import graph_shape
 from graflow_celery.redact import redact
 from graflow_celery.serialization import Serializer
@@ -100,6 +101,28 @@ class CeleryRuns:
         context.start(ENGINE)
         run_events.run_started(self.runtime.app, context.run_id, context.name, inputs)
         return CeleryRun(self.runtime, context.run_id)
+
+    def start_pending(self, run_id: str) -> str:
+        """Start a run stored by ``new_run`` and not started, knowing only its id - in any process
+        of the app that can import its tasks. Returns the status the run had: "pending" if this
+        call started it; else "missing" (unknown or expired), "discarded", or the status of a run
+        that had started already - and nothing changed. Two processes racing here start it once
+        (``create_run.lua``)."""
+        context = self.runtime.context_for(run_id)
+        if context is None:
+            return "missing"
+        status = context.store.status()
+        if status != "pending":
+            return status
+        start_node = self.runtime.client.hget(RunKeys(run_id).meta, "start_node")
+        context.start_node = start_node.decode() if start_node else None
+        try:
+            self.start(context, context.channel.get_many(context.channel.keys()))  # its inputs, for Flower
+        except RunAlreadyStartedError as exc:
+            return exc.status
+        except WorkflowDiscardedError:
+            return "discarded"
+        return "pending"
 
     def attach(self, run_id: str) -> CeleryRun:
         run = CeleryRun(self.runtime, run_id)

@@ -130,7 +130,8 @@ class PreparedRun:
 
     def start(self) -> WorkflowRun:
         """Send its first step to the workers (in eager mode: run it here, to its end). A run starts
-        once, and a discarded run never: ``WorkflowDiscardedError``, and nothing changes."""
+        once - ``RunAlreadyStartedError`` if it had (here, or by ``start_pending`` elsewhere) - and
+        a discarded run never: ``WorkflowDiscardedError``; either way nothing changes."""
         self._runs.start(self._context, self._inputs)
         return self.handle
 
@@ -160,6 +161,19 @@ def prepare(
     for key, value in (inputs or {}).items():
         context.channel.set(key, value)
     return PreparedRun(runs, context, inputs, WorkflowRun._started(app, runs.stored(context)))
+
+
+def start_pending(run_id: str, *, app: Celery | None = None) -> str:
+    """Start a run ``prepare`` stored, from any process of the app, by its id alone - what
+    ``PreparedRun.start`` does for the process that prepared it (the Django app's outbox starts
+    runs whose submitting process died). Returns the status the run had: "pending" if this call
+    started it; else "missing" (unknown, or its state expired), "discarded", or that of a run
+    started already (a run starts once, whoever asks) - and then nothing changed."""
+    app = resolve_app(app)
+    if eager(app):
+        raise ConfigurationError(f"the Celery app {app.main!r} runs workflows eagerly (task_always_eager): "
+                                 "its runs live in the process that prepared them, not in Redis")
+    return CeleryRuns(Runtime.for_app(app)).start_pending(run_id)
 
 
 def recent_runs(app: Celery | None = None, limit: int = 50) -> list[RunSummary]:

@@ -111,6 +111,7 @@ class Runtime:
         store.initialize(graph_json, {"name": name, "max_steps": limits.max_steps,
                                       "max_cycles": limits.default_max_cycles,
                                       "serializer": self.serializer.name, "queue": queue or "",
+                                      "start_node": start_node or "",  # for a start by id alone
                                       "graph_sha": hashlib.sha256(graph_json.encode()).hexdigest()})
         context = ExecutionContext(graph, store=store, channel=self._channel(run_id),
                                    dispatcher=self.dispatcher(queue), serializer=self.serializer,

@@ -6,10 +6,13 @@
   (``apps.py``). Settings are the Celery app's: ``CELERY_GRAFLOW_STATE_URL`` and the like with
   ``app.config_from_object("django.conf:settings", namespace="CELERY")``.
 - ``submit_on_commit(workflow, inputs)``: the run starts when the transaction commits
-  (``on_commit.py``).
+  (``on_commit.py``); recorded in the outbox table by that transaction, it is started by a
+  worker's sweep should the process die between the commit and the start (``outbox.py``,
+  ``outbox_sweep.py``).
 - JSON views, a run page and a recent-runs list: ``path("workflows/",
   include("graflow_celery.contrib.django.urls"))`` (``views.py``).
-- ``manage.py graflow runs|status|watch|cancel|graph``: the command line, inside the project.
+- ``manage.py graflow runs|status|watch|cancel|graph|feedback``: the command line, inside the
+  project; ``manage.py graflow start-pending``: the outbox's sweep, once.
 """
 
 from graflow_celery.contrib.django.on_commit import submit_on_commit
