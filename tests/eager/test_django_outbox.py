@@ -153,3 +153,19 @@ def test_the_sweeper_thread_rides_out_errors_and_closes_its_connections(caplog):
     assert "the outbox sweep could not read the database: DatabaseError: the database restarts" in messages
     assert any(m.startswith("the outbox sweep could not reach Redis or the broker") for m in messages)
     assert "the outbox sweep failed: RuntimeError: a bug" in messages
+
+
+def test_a_project_that_has_not_migrated_is_told_to(app):
+    from django.db import transaction
+
+    from graflow_celery.contrib.django import submit_on_commit
+
+    with connection.schema_editor() as editor:
+        editor.delete_model(PendingStart)
+    try:
+        told = r"outbox table 'graflow_pendingstart'.*manage.py migrate"
+        with pytest.raises(ImproperlyConfigured, match=told), transaction.atomic():
+            submit_on_commit(flows.pipeline(), app=app, queue=NOBODY)
+    finally:
+        with connection.schema_editor() as editor:
+            editor.create_model(PendingStart)

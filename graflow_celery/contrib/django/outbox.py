@@ -29,7 +29,7 @@ import redis
 from celery import Celery
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections, router, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.db.models.functions import Now
 
 from graflow_celery.backends.celery.eager import eager
@@ -95,7 +95,14 @@ def pending_starts() -> type[PendingStart]:
 def record(run_id: str, app: Celery, using: str) -> None:
     """In the open transaction of database ``using``: the run starts when it commits."""
     # created by the database's clock, which every process that sweeps reads too
-    pending_starts().objects.using(using).create(run_id=run_id, app=app_name(app), created=Now())
+    model = pending_starts()
+    try:
+        model.objects.using(using).create(run_id=run_id, app=app_name(app), created=Now())
+    except DatabaseError as exc:
+        raise ImproperlyConfigured(
+            f"could not record run {run_id} in graflow's outbox table {model._meta.db_table!r} of database "
+            f"{using!r} ({type(exc).__name__}: {exc}): has `manage.py migrate` run since "
+            "graflow_celery.contrib.django added it (migration 0002_pending_start)?") from exc
 
 
 def forget(run_id: str, using: str) -> None:
