@@ -35,7 +35,7 @@ class ParkedStates(Middleware):
 
 
 def _send(kind: str, step: StepInfo, **fields: Any) -> None:
-    task = current_task
+    task = current_task._get_current_object()  # a proxy: None outside a task
     if task is None or task.name != STEP_TASK or task.request.id != message_id(step.run.run_id, step.step.id):
         return  # not this step's Celery message: an in-process run, or eager mode
     try:
