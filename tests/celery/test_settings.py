@@ -63,6 +63,18 @@ def test_a_bad_step_lease_is_refused_by_name(bad):
         GraflowSettings.from_app(app)
 
 
+def test_the_send_grace_defaults_to_five_minutes_and_zero_turns_the_watch_off():
+    app = Celery("grace", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    assert GraflowSettings.from_app(app).send_grace == 300
+    for value, seconds in [(0, 0.0), (2.5, 2.5), ("60", 60.0)]:
+        app.conf.graflow_send_grace = value
+        assert GraflowSettings.from_app(app).send_grace == seconds
+    for bad in (-1, "soon", float("nan"), True):
+        app.conf.graflow_send_grace = bad
+        with pytest.raises(ConfigurationError, match=r"graflow_send_grace must be a number of seconds >= 0"):
+            GraflowSettings.from_app(app)
+
+
 SENTINELS = "sentinel://:m4ster@127.0.0.1:1/3;sentinel://127.0.0.1:2;sentinel://127.0.0.1"
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery
 from celery.worker import state as worker_state
 
+from graflow_celery.backends.celery.store import RedisRunStore
 from graflow_celery.core.steps import Step
 from graflow_celery.core.task import TaskWrapper
 
@@ -67,6 +68,8 @@ class CeleryDispatcher:
         return bool(worker_state.should_stop or worker_state.should_terminate)
 
     def launch(self, engine: WorkflowEngine, context: ExecutionContext, steps: list[Step]) -> None:
+        if isinstance(context.store, RedisRunStore):  # watched until they start (``sent_index.py``)
+            context.store.watch(steps)
         self.send(context, steps)
 
     def send(self, context: ExecutionContext, steps: list[Step], delay: float = 0.0) -> None:

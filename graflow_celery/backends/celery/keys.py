@@ -1,8 +1,9 @@
 """Every Redis key a run uses, in one place.
 
 All keys of a run share the hash tag ``{run_id}``, so they live in one Redis Cluster slot and one
-Lua script may touch them all. Every key gets the run's TTL. Two kinds of keys belong to no run:
-``LEASE_INDEX``, where live workers look for the leases of dead ones, and the run index of each
+Lua script may touch them all. Every key gets the run's TTL. Some keys belong to no run:
+``LEASE_INDEX``, where live workers look for the leases of dead ones, ``SENT_INDEX``, where they
+look for step messages sent and never started, the feedback indexes and the run index of each
 app (``run_index_key``); they sit in slots of their own, so no script of a run touches them.
 
 A run id comes from a safe alphabet (``RUN_ID_RULE``): no braces, so the hash tag is exactly the
@@ -23,6 +24,11 @@ PREFIX = "gfc"
 # sorted set: "<run id>|<step id>|<lease token>" -> when that lease expires (ms, Redis time). Only a
 # hint where to look: the run's own leases hash decides, and stale members are tolerated.
 LEASE_INDEX = f"{PREFIX}:leases"
+
+# sorted set: "<run id>|<step id>|<attempt>" -> when a step message sent and not yet started should
+# be sent again (ms, Redis time): sent + ``graflow_send_grace`` (``sent_index.py``). A hint like
+# LEASE_INDEX, in a slot of its own: the run's frontier decides.
+SENT_INDEX = f"{PREFIX}:sent"
 
 # sorted set per Celery app: run id -> when it was submitted (s); the newest runs of the app
 # (``run_index.py``). Its own slot too: a run's scripts never touch it.
@@ -92,6 +98,10 @@ class RunKeys:
         return f"{self.base}:leases"
 
     @property
+    def resent(self) -> str:  # hash: step id -> JSON {attempt, n, due} of a step the sent sweep re-sent
+        return f"{self.base}:resent"
+
+    @property
     def outbox(self) -> str:  # hash: step id -> JSON list of steps it made ready, until sent
         return f"{self.base}:outbox"
 
@@ -144,6 +154,10 @@ class RunKeys:
 
     def lock_key(self, key: str) -> str:
         return f"{self.base}:lock:{check_channel_key(key)}"
+
+    def sent_claim_keys(self) -> list[str]:
+        """The keys ``lua/sent_claim.lua`` touches, in its KEYS order."""
+        return [self.meta, self.frontier, self.leases, self.feedback_waiting, self.handoffs, self.resent]
 
     def snapshot_keys(self) -> list[str]:
         """The keys ``lua/snapshot_run.lua`` reads, in its KEYS order."""

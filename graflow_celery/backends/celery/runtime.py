@@ -19,6 +19,7 @@ from graflow_celery.backends.celery.keys import RunKeys, check_run_id
 from graflow_celery.backends.celery.leases import LeaseKeeper
 from graflow_celery.backends.celery.run_graph import RunGraph
 from graflow_celery.backends.celery.scripts import Scripts
+from graflow_celery.backends.celery.sent_index import SentIndex
 from graflow_celery.backends.celery.settings import GraflowSettings
 from graflow_celery.backends.celery.state_redis import state_client
 from graflow_celery.backends.celery.store import RedisRunStore
@@ -62,6 +63,8 @@ class Runtime:
         self.scripts = Scripts(self.client)
         self.serializer, self.codec = value_codecs(self.settings.pickle_key, app)
         self.leases = LeaseKeeper(self.client, self.scripts, self.settings.step_lease)
+        grace = self.settings.send_grace
+        self.sent = SentIndex(self.scripts, grace) if grace > 0 else None  # step messages not started
         self._dispatchers: dict[str | None, CeleryDispatcher] = {}
         self._graphs: OrderedDict[str, tuple[str, RunGraph, RunLimits, str | None]] = OrderedDict()
         self._decoded: OrderedDict[bytes, tuple[str, TaskGraph]] = OrderedDict()  # by graph sha256
@@ -85,7 +88,7 @@ class Runtime:
 
     def _store(self, run_id: str) -> RedisRunStore:
         return RedisRunStore(self.client, self.scripts, run_id, self.settings.state_ttl, self.codec,
-                             leases=self.leases)
+                             leases=self.leases, sent=self.sent)
 
     def _channel(self, run_id: str) -> RedisChannel:
         return RedisChannel(self.client, self.scripts, run_id, self.serializer, self.settings.state_ttl)

@@ -31,6 +31,8 @@ class Scripts:
         self._lease_release = client.register_script(_source("lease_release"))
         self._lease_claim = client.register_script(_source("lease_claim"))
         self._lease_due = client.register_script(_source("lease_due"))
+        self._sent_watch = client.register_script(_source("sent_watch"))
+        self._sent_claim = client.register_script(_source("sent_claim"))
         self._feedback_ask = client.register_script(_source("feedback_ask"))
         self._feedback_answer = client.register_script(_source("feedback_answer"))
         self._feedback_due = client.register_script(_source("feedback_due"))
@@ -42,9 +44,13 @@ class Scripts:
         first, ready, *ended = self._apply(keys=keys, args=[transition_json, result, ttl, done_channel])
         return bool(first), ready, (ended[0].decode() or None) if ended else None
 
-    def create_run(self, keys: list[str], step_id: str, step_json: str, runs_field: str, ttl: int) -> str:
-        """``keys``: meta, scopes, frontier. The status the run had: "pending" if it runs now."""
-        before: Any = self._create_run(keys=keys, args=[step_id, step_json, runs_field, ttl])
+    def create_run(self, keys: list[str], step_id: str, step_json: str, runs_field: str, ttl: int,
+                   pipe: Any = None) -> Any:
+        """``keys``: meta, scopes, frontier. The status the run had: "pending" if it runs now (bytes
+        when queued on ``pipe``)."""
+        before: Any = self._call(self._create_run, keys, [step_id, step_json, runs_field, ttl], pipe)
+        if pipe is not None:
+            return before
         return before.decode() if isinstance(before, bytes) else str(before)
 
     def end_run(self, meta_key: str, status: str, error_json: str, done_channel: str,
@@ -98,7 +104,7 @@ class Scripts:
             except NoScriptError:
                 if attempt:
                     raise
-                for script in (self._lease_take, self._lease_renew, self._lease_release, self._lease_claim):
+                for script in [v for v in vars(self).values() if isinstance(v, Script)]:
                     script.sha = self._client.script_load(script.script)
         raise AssertionError("unreachable")
 
@@ -133,6 +139,26 @@ class Scripts:
         """Redis time in ms, and the index members whose lease expired by then, oldest first."""
         now, *due = self._lease_due(keys=[index_key], args=[limit])
         return int(now), due
+
+    # --- the sent index (``sent_index.py``, ``sent_sweep.py``): each call may be queued on a pipeline ----
+
+    def sent_watch(self, index_key: str, grace_ms: int, members: list[tuple[str, int]], pipe: Any = None,
+                   inline: bool = False) -> Any:
+        """Score each (member, countdown in ms) with Redis time + grace + its countdown. ``inline``:
+        sent as source (EVAL), so that it cannot fail for a script the server lost, and a pipeline
+        whose other commands must not run twice is never run again for it."""
+        args: list[Any] = [grace_ms]
+        for member, countdown_ms in members:
+            args += [member, countdown_ms]
+        if inline and pipe is not None:
+            return pipe.eval(self._sent_watch.script, 1, index_key, *args)
+        return self._call(self._sent_watch, [index_key], args, pipe)
+
+    def sent_claim(self, keys: list[str], step_id: str, attempt: int, grace_ms: int, longest_ms: int,
+                   ttl: int, pipe: Any = None) -> Any:
+        """``keys``: meta, frontier, leases, fbwait, handoffs, resent. ``[b"gone"]``, ``[b"early", due]``
+        or ``[b"claimed", step JSON, due, n]``."""
+        return self._call(self._sent_claim, keys, [step_id, attempt, grace_ms, longest_ms, ttl], pipe)
 
     def channel_get(self, keys: list[str]) -> list[list[bytes]]:
         """Per key: [] if missing, [b"v", value], or [b"l", item, ...] for a list."""

@@ -15,6 +15,7 @@ from typing import Any
 from celery import Celery
 
 from graflow_celery.backends.celery.leases import DEFAULT_STEP_LEASE
+from graflow_celery.backends.celery.sent_index import DEFAULT_SEND_GRACE
 from graflow_celery.backends.celery.state_redis import check_state_url, is_redis_url
 from graflow_celery.backends.celery.store import DEFAULT_TTL
 from graflow_celery.errors import ConfigurationError
@@ -36,6 +37,8 @@ class GraflowSettings:
     # graflow_state_transport_options, else broker_transport_options when state_url is the broker's
     state_transport_options: Mapping[str, Any] = field(default_factory=dict)
     run_index_size: int = DEFAULT_RUN_INDEX_SIZE  # runs the app's index keeps (recent_runs); 0: none
+    send_grace: float = DEFAULT_SEND_GRACE  # seconds a step message may wait unstarted before a live
+    # worker's sweep sends it again (a lost message); 0: not watched
 
     @classmethod
     def from_app(cls, app: Celery) -> GraflowSettings:
@@ -60,7 +63,8 @@ class GraflowSettings:
         return cls(url, ttl, conf.get("graflow_default_queue"), conf.get("graflow_pickle_key"),
                    step_lease=_step_lease(conf.get("graflow_step_lease")),
                    state_transport_options=dict(options or {}),
-                   run_index_size=_run_index_size(conf.get("graflow_run_index_size")))
+                   run_index_size=_run_index_size(conf.get("graflow_run_index_size")),
+                   send_grace=_send_grace(conf.get("graflow_send_grace")))
 
 
 def _step_lease(raw: Any) -> float:
@@ -83,3 +87,16 @@ def _run_index_size(raw: Any) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
         raise ConfigurationError(f"graflow_run_index_size must be a whole number >= 0, got {raw!r}")
     return raw
+
+
+def _send_grace(raw: Any) -> float:
+    """``graflow_send_grace``: a number of seconds >= 0 (0: step messages are not watched)."""
+    if raw is None:
+        return DEFAULT_SEND_GRACE
+    try:
+        seconds = float(raw) if not isinstance(raw, bool) else math.nan
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ConfigurationError(f"graflow_send_grace must be a number of seconds >= 0 (0: off), got {raw!r}")
+    return seconds

@@ -13,6 +13,7 @@ import redis
 from graflow_celery.backends.celery.keys import RunKeys
 from graflow_celery.backends.celery.leases import Lease, LeaseKeeper
 from graflow_celery.backends.celery.scripts import Scripts
+from graflow_celery.backends.celery.sent_index import SentIndex
 from graflow_celery.backends.celery.state_codec import RUNS, decode_snapshot, write_state
 from graflow_celery.channels.base import ChannelEntry
 from graflow_celery.core.errors_record import short_message, storable
@@ -48,7 +49,8 @@ def _retry(raw: bytes | None) -> tuple[Step, float] | None:
 
 class RedisRunStore:
     def __init__(self, client: redis.Redis, scripts: Scripts, run_id: str, ttl: int = DEFAULT_TTL,
-                 node_codec: Any = None, leases: LeaseKeeper | None = None) -> None:
+                 node_codec: Any = None, leases: LeaseKeeper | None = None,
+                 sent: SentIndex | None = None) -> None:
         self.run_id = run_id
         self.keys = RunKeys(run_id)
         self._r: Any = client  # bytes in, bytes out (no decode_responses)
@@ -59,6 +61,10 @@ class RedisRunStore:
         self._held: dict[str, Lease] = {}  # step id -> the lease this store's delivery holds
         self.lease_at_begin = False  # take the lease in begin's round trip (step messages)
         self._pretaken: dict[str, Lease | str | None] = {}  # step id -> what begin's take gave
+        self._sent = sent  # None: step messages are not watched (graflow_send_grace = 0)
+        # outbox field -> the (step, countdown) it holds, to watch once acknowledged as sent
+        self._unacked: dict[str, list[tuple[Step, float]]] = {}
+        self._created: str | None = None  # the first step's id, watched by ``create``
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -74,8 +80,17 @@ class RedisRunStore:
     def create(self, first: NewStep) -> Step:
         step = Step("1", first.node)
         keys = self.keys
-        before = self._scripts.create_run([keys.meta, keys.scopes, keys.frontier], step.id,
-                                          json.dumps(step.to_dict()), f"{RUNS}{first.node}", self.ttl)
+
+        def queue(pipe: Any) -> None:  # the first step is watched in the same round trip; inline, so
+            # that a server missing the watch script never runs the creation twice
+            self._scripts.create_run([keys.meta, keys.scopes, keys.frontier], step.id,
+                                     json.dumps(step.to_dict()), f"{RUNS}{first.node}", self.ttl, pipe)
+            if self._sent is not None:
+                self._sent.queue_watch(pipe, self.run_id, [(step, 0.0)], inline=True)
+
+        raw = self._scripts.pipeline(queue)[0]
+        before = raw.decode() if isinstance(raw, bytes) else str(raw)
+        self._created = step.id
         if before != "pending":
             raise refused_start(self.run_id, before, self.error())  # a discard is final: its reason stays
         return step
@@ -97,13 +112,20 @@ class RedisRunStore:
             pipe.hget(self.keys.handoffs, step.id)
             if pending is not None:
                 self._leases.queue_take(pipe, pending)  # type: ignore[union-attr]
+            if self.lease_at_begin and self._sent is not None:
+                self._sent.queue_started(pipe, self.run_id, step)
 
         status, was_applied, outbox, entry, retry, token, *taken = self._scripts.pipeline(queue)
         if pending is not None and self._leases is not None:
             self._pretaken[step.id] = self._leases.finish(pending, taken[0])
         run_status: RunStatus = (status or b"missing").decode()  # type: ignore[assignment]
-        return StepStart(run_status, bool(was_applied), _steps(outbox) if outbox else None,
-                         Step.from_dict(json.loads(entry)) if entry else None, _retry(retry),
+        unsent, next_attempt = (_steps(outbox) if outbox else None), _retry(retry)
+        if unsent:  # an earlier delivery's: sent again, then acknowledged
+            self._unacked[step.id] = [(s, 0.0) for s in unsent]
+        if next_attempt is not None:
+            self._unacked[f"{step.id}|retry"] = [next_attempt]
+        return StepStart(run_status, bool(was_applied), unsent,
+                         Step.from_dict(json.loads(entry)) if entry else None, next_attempt,
                          token.decode() if token else None)
 
     def apply(self, t: Transition) -> Applied:
@@ -125,7 +147,10 @@ class RedisRunStore:
         )
         if first:
             self._settled(t.step.id)
-        return Applied(first, _steps(ready), ended)  # type: ignore[arg-type]
+        steps = _steps(ready)
+        if steps:
+            self._unacked[t.step.id] = [(s, 0.0) for s in steps]
+        return Applied(first, steps, ended)  # type: ignore[arg-type]
 
     def snapshot_all(self) -> tuple[RunState, bytes | None, dict[str, bytes], dict[str, ChannelEntry]]:
         """The run at one instant: state, graph JSON, nodes added at run time, channel."""
@@ -156,7 +181,28 @@ class RedisRunStore:
                     continue
 
     def ack_outbox(self, step_id: str, retry: bool = False) -> None:
-        self._r.hdel(self.keys.outbox, f"{step_id}|retry" if retry else step_id)
+        """Its steps were sent: the outbox entry goes, and they are watched (``sent_index.py``) in
+        the same round trip."""
+        field = f"{step_id}|retry" if retry else step_id
+        sent = self._unacked.pop(field, [])
+        if self._sent is None or not sent:
+            self._r.hdel(self.keys.outbox, field)
+            return
+        watch = self._sent
+
+        def queue(pipe: Any) -> None:
+            pipe.hdel(self.keys.outbox, field)
+            watch.queue_watch(pipe, self.run_id, sent)
+
+        self._scripts.pipeline(queue)
+
+    def watch(self, steps: list[Step], delay: float = 0.0) -> None:
+        """Watch steps sent outside a transition (a resumed run's frontier; a step given back to the
+        broker at a worker's shutdown): one round trip, none for the step ``create`` watched."""
+        watched = [(s, delay) for s in steps if s.id != self._created]
+        if self._sent is not None and watched:
+            sent = self._sent
+            self._scripts.pipeline(lambda pipe: sent.queue_watch(pipe, self.run_id, watched))
 
     def retry(self, step: Step, delay: float) -> Step | None:
         raw = self._scripts.retry_step(self.keys.frontier, self.keys.outbox, self.keys.leases, step.id,
@@ -164,7 +210,9 @@ class RedisRunStore:
         if not raw:
             return None
         self._settled(step.id)
-        return Step.from_dict(json.loads(raw))
+        next_attempt = Step.from_dict(json.loads(raw))
+        self._unacked[f"{step.id}|retry"] = [(next_attempt, delay)]
+        return next_attempt
 
     @contextmanager
     def lease(self, step: Step) -> Iterator[None]:

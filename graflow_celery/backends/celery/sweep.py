@@ -8,6 +8,9 @@ only once: exactly one live worker re-sends it - the same message id, through th
 dispatcher, on the step's queue. The members of steps applied since, of runs that ended or
 expired, of leases renewed or taken over, just leave the index.
 
+The same pass looks at the step messages sent and never started within ``graflow_send_grace``
+(``sent_sweep.py``): a message the broker lost before any worker took it.
+
 A worker killed in the middle of a step is therefore noticed within ``step_lease + step_lease / 3``
 seconds of its last renewal, whatever the broker's visibility timeout. The message the broker
 gives back later is a duplicate the frontier drops, or a second run of the step (user functions
@@ -32,6 +35,7 @@ from graflow_celery.backends.celery.keys import LEASE_INDEX, RunKeys
 from graflow_celery.backends.celery.leases import index_member, owner_name, parse_member
 from graflow_celery.backends.celery.runtime import Runtime
 from graflow_celery.backends.celery.scripts import Scripts
+from graflow_celery.backends.celery.sent_sweep import SentSweep
 from graflow_celery.backends.celery.worker import RETRYABLE
 from graflow_celery.core.steps import Step
 from graflow_celery.redact import describe
@@ -49,19 +53,27 @@ Resend = Callable[[str, Step], bool]
 
 class Sweeper:
     def __init__(self, client: Any, scripts: Scripts, seconds: float, resend: Resend,
-                 batch: int = BATCH) -> None:
+                 batch: int = BATCH, sent: SentSweep | None = None) -> None:
         self._r = client
         self._scripts = scripts
         self.seconds = seconds
         self.lease_ms = int(seconds * 1000)
         self._resend = resend
         self._batch = batch
+        self._sent = sent  # step messages sent and never started (``sent_sweep.py``); None: not watched
         self._owner = owner_name()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def sweep(self) -> list[tuple[str, str]]:
-        """One pass over the expired index members; returns the (run id, step id) it sent again."""
+        """One pass over the expired members of the lease index, then of the sent index; returns the
+        (run id, step id) it sent again."""
+        sent = self._sweep_leases()
+        if self._sent is not None:
+            sent += self._sent.sweep(self._resend)
+        return sent
+
+    def _sweep_leases(self) -> list[tuple[str, str]]:
         sent: list[tuple[str, str]] = []
         while True:
             now_ms, due = self._scripts.lease_due(LEASE_INDEX, self._batch)
@@ -188,7 +200,11 @@ class LeaseSweep(SweeperStep):
     label = "graflow lease sweep"
 
     def make(self, runtime: Runtime) -> Sweeper:
-        return Sweeper(runtime.client, runtime.scripts, runtime.settings.step_lease, resend_through(runtime))
+        settings = runtime.settings
+        sent = None if runtime.sent is None else SentSweep(runtime.client, runtime.scripts, runtime.sent,
+                                                           settings.state_ttl, BATCH)
+        return Sweeper(runtime.client, runtime.scripts, settings.step_lease, resend_through(runtime),
+                       sent=sent)
 
 
 def add_sweep(app: Celery) -> None:

@@ -196,6 +196,9 @@ def run_step(self: Task, run_id: str, raw_step: dict[str, Any]) -> Any:
     if retry is not None:
         raise retry
     if isinstance(outcome, Interrupted):  # the worker is shutting down: another one runs the step
+        if isinstance(store, RedisRunStore):  # watched again: kombu's requeue is not atomic either
+            with guarded(self, run_id, step.node):
+                store.watch([step])
         raise Reject(f"step {step.id} stopped for the worker's shutdown", requeue=True)
     if isinstance(outcome, Parked):  # not finished: acknowledged without a success event, so Flower
         raise Ignore()  # keeps the PARKED state its task-parked event set (parked_states.py)
