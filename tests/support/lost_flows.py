@@ -50,3 +50,29 @@ def hogging():
     with workflow("lost_hog") as wf:
         wf.add(hog)
     return wf
+
+
+@task(inject_context=True, countdown=4)
+def lost_later(ctx: TaskContext, lost_a: str) -> str:
+    ctx.get_channel().append("marks", "later")
+    return lost_a + "later"
+
+
+def counting_down():
+    """Its second step is sent with a countdown longer than the tests' grace (and the first step
+    of ``first_counts_down`` too): each counts down, it is not lost."""
+    with workflow("lost_counting_down") as wf:
+        lost_a >> lost_later
+    return wf
+
+
+@task(inject_context=True, countdown=4)
+def lost_first(ctx: TaskContext) -> str:
+    ctx.get_channel().append("marks", "first")
+    return "first"
+
+
+def first_counts_down():
+    with workflow("lost_first_counts_down") as wf:
+        wf.add(lost_first)
+    return wf

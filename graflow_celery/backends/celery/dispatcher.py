@@ -69,7 +69,7 @@ class CeleryDispatcher:
 
     def launch(self, engine: WorkflowEngine, context: ExecutionContext, steps: list[Step]) -> None:
         if isinstance(context.store, RedisRunStore):  # watched until they start (``sent_index.py``)
-            context.store.watch(steps)
+            context.store.watch(steps, {s.id: self._countdown(context, s) for s in steps})
         self.send(context, steps)
 
     def send(self, context: ExecutionContext, steps: list[Step], delay: float = 0.0) -> None:
@@ -81,11 +81,14 @@ class CeleryDispatcher:
                 chunk = [s.to_dict() for s in rest[start:start + FANOUT]]
                 self._publish(context, RELAY_TASK, (context.run_id, chunk), task_id=None,
                               shadow=f"{context.name}.fanout", queue=self.default_queue, producer=producer)
+            store = context.store if isinstance(context.store, RedisRunStore) else None
             for step in own:
                 task = self._task(context, step)
                 options = dict(task.task_options.message_options()) if task is not None else {}
                 if delay > 0:  # a retry's (or a re-sent retry's) own wait
                     options["countdown"] = delay
+                if store is not None and options.get("countdown"):  # not lost while it counts down
+                    store.sent_with_countdown(step.id, float(options["countdown"]))
                 queue = (task.queue if task is not None else None) or self.default_queue
                 self._publish(context, STEP_TASK, (context.run_id, step.to_dict()),
                               task_id=message_id(context.run_id, step.id),
@@ -105,6 +108,10 @@ class CeleryDispatcher:
             argsrepr=argsrepr or f"(run {context.run_id}, {len(args[1])} steps)", kwargsrepr="{}",
             **options,
         )
+
+    def _countdown(self, context: ExecutionContext, step: Step) -> float:
+        task = self._task(context, step)
+        return float(task.task_options.message_options().get("countdown") or 0.0) if task is not None else 0.0
 
     @staticmethod
     def _task(context: ExecutionContext, step: Step) -> TaskWrapper | None:

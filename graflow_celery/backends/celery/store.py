@@ -65,6 +65,7 @@ class RedisRunStore:
         # outbox field -> the (step, countdown) it holds, to watch once acknowledged as sent
         self._unacked: dict[str, list[tuple[Step, float]]] = {}
         self._created: str | None = None  # the first step's id, watched by ``create``
+        self._countdowns: dict[str, float] = {}  # step id -> the countdown it was sent with
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -184,7 +185,7 @@ class RedisRunStore:
         """Its steps were sent: the outbox entry goes, and they are watched (``sent_index.py``) in
         the same round trip."""
         field = f"{step_id}|retry" if retry else step_id
-        sent = self._unacked.pop(field, [])
+        sent = [(s, max(delay, self._countdowns.pop(s.id, 0.0))) for s, delay in self._unacked.pop(field, [])]
         if self._sent is None or not sent:
             self._r.hdel(self.keys.outbox, field)
             return
@@ -196,10 +197,17 @@ class RedisRunStore:
 
         self._scripts.pipeline(queue)
 
-    def watch(self, steps: list[Step], delay: float = 0.0) -> None:
+    def sent_with_countdown(self, step_id: str, countdown: float) -> None:
+        """The dispatcher sent the step with a countdown: its watch waits that much longer."""
+        self._countdowns[step_id] = countdown
+
+    def watch(self, steps: list[Step], countdowns: dict[str, float] | None = None) -> None:
         """Watch steps sent outside a transition (a resumed run's frontier; a step given back to the
-        broker at a worker's shutdown): one round trip, none for the step ``create`` watched."""
-        watched = [(s, delay) for s in steps if s.id != self._created]
+        broker at a worker's shutdown): one round trip; none for the step ``create`` watched, unless
+        it is sent with a countdown (``countdowns``: by step id)."""
+        countdowns = countdowns or {}
+        watched = [(s, countdowns.get(s.id, 0.0)) for s in steps
+                   if s.id != self._created or countdowns.get(s.id, 0.0) > 0]
         if self._sent is not None and watched:
             sent = self._sent
             self._scripts.pipeline(lambda pipe: sent.queue_watch(pipe, self.run_id, watched))
