@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 
 from celery import Celery
 
@@ -32,7 +31,7 @@ from graflow_celery.backends.celery.feedback_codec import text
 from graflow_celery.backends.celery.feedback_store import prune
 from graflow_celery.backends.celery.keys import FEEDBACK_DUE, check_run_id
 from graflow_celery.backends.celery.runtime import Runtime
-from graflow_celery.backends.celery.sweep import SweeperStep
+from graflow_celery.backends.celery.sweep import SweeperStep, SweeperThread
 from graflow_celery.errors import InvalidRunIdError
 from graflow_celery.redact import describe
 
@@ -43,13 +42,14 @@ _WHY_SENT = {"due": "is past its deadline and its wake-up did not come (its work
              "answered": "was answered but its step was not sent again (whoever answered failed or died)"}
 
 
-class DeadlineSweeper:
+class DeadlineSweeper(SweeperThread):
+    thread_name = "graflow-feedback-sweep"
+
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
         self.seconds = runtime.settings.step_lease
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._prune_at = 0  # where in the index of waiting requests the next pass looks
+        super().__init__()
 
     def sweep(self) -> list[tuple[str, str]]:
         """One pass; returns the (run id, request key) whose step it sent again."""
@@ -80,17 +80,6 @@ class DeadlineSweeper:
             sent.append((run_id, key))
         self._prune_at = prune(runtime.client, self._prune_at, BATCH)
         return sent
-
-    def start(self) -> DeadlineSweeper:
-        self._thread = threading.Thread(target=self._sweep_forever, name="graflow-feedback-sweep",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _sweep_forever(self) -> None:
         interval = self.seconds / 3

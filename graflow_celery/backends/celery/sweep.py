@@ -25,7 +25,7 @@ import random
 import secrets
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import redis
 from celery import Celery, bootsteps
@@ -51,7 +51,33 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (redis.RedisError, *RETRYABLE)  
 Resend = Callable[[str, Step], bool]
 
 
-class Sweeper:
+class SweeperThread:
+    """One daemon thread running ``_sweep_forever`` until ``stop()``: the shape every sweeper shares
+    (the lease sweep, the feedback deadline sweep, Django's outbox sweep)."""
+
+    thread_name = "graflow-sweep"
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(target=self._sweep_forever, name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _sweep_forever(self) -> None:
+        raise NotImplementedError
+
+
+class Sweeper(SweeperThread):
+    thread_name = "graflow-lease-sweep"
+
     def __init__(self, client: Any, scripts: Scripts, seconds: float, resend: Resend,
                  batch: int = BATCH, sent: SentSweep | None = None) -> None:
         self._r = client
@@ -62,8 +88,7 @@ class Sweeper:
         self._batch = batch
         self._sent = sent  # step messages sent and never started (``sent_sweep.py``); None: not watched
         self._owner = owner_name()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     def sweep(self) -> list[tuple[str, str]]:
         """One pass over the expired members of the lease index, then of the sent index; returns the
@@ -128,16 +153,6 @@ class Sweeper:
         return None
 
     # --- the thread ---------------------------------------------------------------------------------
-
-    def start(self) -> Sweeper:
-        self._thread = threading.Thread(target=self._sweep_forever, name="graflow-lease-sweep", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _sweep_forever(self) -> None:
         interval = self.seconds / 3

@@ -15,35 +15,25 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 
 from celery import Celery
 from django.db import DatabaseError, connections
 
 from graflow_celery.backends.celery.runtime import Runtime
-from graflow_celery.backends.celery.sweep import SweeperStep
+from graflow_celery.backends.celery.sweep import SweeperStep, SweeperThread
 from graflow_celery.contrib.django.outbox import UNAVAILABLE, Outbox, OutboxSettings
 from graflow_celery.redact import describe
 
 logger = logging.getLogger("graflow_celery.django")
 
 
-class OutboxSweeper:
+class OutboxSweeper(SweeperThread):
+    thread_name = "graflow-outbox-sweep"
+
     def __init__(self, outbox: Outbox, settings: OutboxSettings) -> None:
         self.outbox = outbox
         self.settings = settings
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> OutboxSweeper:
-        self._thread = threading.Thread(target=self._sweep_forever, name="graflow-outbox-sweep", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super().__init__()
 
     def _sweep_forever(self) -> None:
         interval = self.settings.interval
